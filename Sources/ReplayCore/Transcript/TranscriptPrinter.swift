@@ -1,0 +1,92 @@
+/// Renders sessions as a transcript a person reads like a telnet log of an SMTP test:
+/// a heading per session, then one line per chunk with its time, `C:` or `S:`, the text with
+/// control bytes escaped, or a hex dump for binary chunks, then how each side ended.
+public struct TranscriptPrinter: Sendable {
+    /// Show every data chunk as a hex dump, text or not.
+    public var alwaysHex: Bool
+
+    public init(alwaysHex: Bool = false) {
+        self.alwaysHex = alwaysHex
+    }
+
+    /// The transcript of one session, as lines without trailing newlines.
+    public func lines(for session: Session) -> [String] {
+        var lines = ["session \(session.id)  \(session.open.client) -> \(session.open.server)  started \(session.open.start.iso8601)"]
+        var totals: [Direction: Int] = [.clientToServer: 0, .serverToClient: 0]
+        for event in session.events {
+            let time = "  +" + Self.seconds(event.offset)
+            let indent = String(repeating: " ", count: time.count)
+            switch event.kind {
+            case .open:
+                continue
+            case .data(let direction, let bytes):
+                totals[direction, default: 0] += bytes.count
+                let side = Self.label(direction)
+                let body = alwaysHex || PayloadText.readableText(bytes) == nil
+                    ? HexDump.lines(bytes)
+                    : Self.textLines(bytes)
+                for (index, text) in body.enumerated() {
+                    lines.append("\(index == 0 ? time : indent) \(side) \(text)")
+                }
+                if body.isEmpty { lines.append("\(time) \(side) (empty chunk)") }
+            case .close(let direction, let how):
+                lines.append("\(time) \(Self.label(direction)) <\(how.rawValue.uppercased())>")
+            case .connectFailed(let failure):
+                lines.append("\(time) !! upstream connect failed (\(failure.reason.rawValue)) after \(Self.seconds(failure.elapsed))s: \(failure.message)")
+            case .gap(let direction, let count):
+                lines.append("\(time) \(Self.label(direction)) <GAP: \(count) bytes missing from the capture>")
+            case .end:
+                continue
+            }
+        }
+        let client = session.closing(.clientToServer).map { $0.rawValue.uppercased() } ?? "silent"
+        let server = session.closing(.serverToClient).map { $0.rawValue.uppercased() } ?? "silent"
+        let sent = totals[.clientToServer] ?? 0, received = totals[.serverToClient] ?? 0
+        lines.append("  ended: client \(client), server \(server); \(sent) bytes from client, \(received) bytes from server")
+        return lines
+    }
+
+    private static func label(_ direction: Direction) -> String {
+        direction == .clientToServer ? "C:" : "S:"
+    }
+
+    /// Seconds with six decimals, the precision the transcript needs.
+    static func seconds(_ nanoseconds: Int64) -> String {
+        let micros = (nanoseconds + 500) / 1000
+        let whole = micros / 1_000_000
+        let fraction = String(micros % 1_000_000)
+        return "\(whole)." + String(repeating: "0", count: 6 - fraction.count) + fraction
+    }
+
+    /// One line per line of text, each ending with its escaped line terminator.
+    static func textLines(_ bytes: [UInt8]) -> [String] {
+        var lines: [String] = []
+        var current = ""
+        var scalars = String(decoding: bytes, as: UTF8.self).unicodeScalars.makeIterator()
+        while let scalar = scalars.next() {
+            switch scalar {
+            case "\r": current += "\\r"
+            case "\t": current += "\\t"
+            case "\n":
+                current += "\\n"
+                lines.append(current)
+                current = ""
+            case "\\": current += "\\\\"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7f {
+                    current += "\\x" + String(scalar.value, radix: 16, uppercase: false).leftPadded(to: 2)
+                } else {
+                    current.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+}
