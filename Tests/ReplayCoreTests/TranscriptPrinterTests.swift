@@ -35,7 +35,7 @@ struct TranscriptPrinterTests {
     func hexMode() {
         let lines = TranscriptPrinter(alwaysHex: true).lines(for: session([.data(.clientToServer, Array("0123456789abcdefXY".utf8))]))
         #expect(lines[1] == "  +0.250000 C: 0000  30 31 32 33 34 35 36 37  38 39 61 62 63 64 65 66  |0123456789abcdef|")
-        #expect(lines[2] == "            C: 0010  58 59" + String(repeating: " ", count: 43) + " |XY|")
+        #expect(lines[2] == "            C: 0010  58 59" + String(repeating: " ", count: 44) + " |XY|")
         // The ASCII column lines up whatever the row length.
         #expect(lines[1].firstIndex(of: "|").map { lines[1].distance(from: lines[1].startIndex, to: $0) }
             == lines[2].firstIndex(of: "|").map { lines[2].distance(from: lines[2].startIndex, to: $0) })
