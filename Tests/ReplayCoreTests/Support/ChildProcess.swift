@@ -73,6 +73,29 @@ final class ChildProcess: @unchecked Sendable {
         throw ChildProcessError.missingOutput(name: name, expected: text, stderr: stderr)
     }
 
+    /// Waits until stdout contains `text` (or the deadline passes) and returns stdout.
+    func waitForStdout(containing text: String, timeout: Double = 20) async throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let current = stdout
+            if current.contains(text) { return current }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ChildProcessError.missingOutput(name: name, expected: text, stderr: stdout + stderr)
+    }
+
+    /// The port of a replayd server, from the `listening on HOST:PORT` line it prints when ready.
+    func listeningPort(timeout: Double = 20) async throws -> Int {
+        let text = try await waitForStderr(containing: "listening on ", timeout: timeout)
+        guard let range = text.range(of: "listening on "),
+              let line = text[range.upperBound...].split(separator: "\n").first,
+              let colon = line.lastIndex(of: ":"),
+              let port = Int(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        else { throw ChildProcessError.missingOutput(name: name, expected: "listening on HOST:PORT", stderr: text) }
+        return port
+    }
+
     /// Sends a signal (SIGINT, SIGTERM) to the program.
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
