@@ -49,7 +49,10 @@ struct HalfStream {
 
     /// Fixes offset 0 from the first segment this direction sends.
     mutating func start(sequence: UInt32, syn: Bool) {
-        guard unwrapper == nil else { return }
+        // A SYN seen after stray packets (a challenge ACK, a late segment of an older connection)
+        // still fixes offset 0, as long as nothing has been taken at the old one.
+        let restart = syn && isn == nil && next == 0 && pending.isEmpty
+        guard unwrapper == nil || restart else { return }
         unwrapper = SequenceUnwrapper(first: sequence)
         base = Int64(sequence) + (syn ? 1 : 0)
         if syn { isn = sequence }
@@ -62,6 +65,9 @@ struct HalfStream {
         self.unwrapper = unwrapper
         return position - base
     }
+
+    /// The highest stream offset a segment of this direction has reached.
+    var highestOffset: Int64 { (unwrapper?.highest ?? base) - base }
 
     /// The stream offset an acknowledgment number points at, without moving the window.
     func offset(acknowledging number: UInt32) -> Int64? {

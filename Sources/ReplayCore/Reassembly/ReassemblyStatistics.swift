@@ -22,6 +22,8 @@ public struct ReassemblyStatistics: Sendable, Equatable {
     public var bufferOverflows = 0
     /// Packets that arrived for a connection already finished (late ACKs, retransmitted FINs).
     public var packetsAfterEnd = 0
+    /// RSTs ignored because their sequence number was far outside the sender's stream.
+    public var ignoredResets = 0
 
     public init() {}
 }

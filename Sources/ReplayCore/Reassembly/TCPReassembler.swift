@@ -98,6 +98,13 @@ public struct TCPReassembler: Sendable {
         let syn = flags.contains(.syn)
 
         halfOutput.removeAll(keepingCapacity: true)
+        if flags.contains(.rst), !Self.plausibleReset(segment.sequence, in: direction == .clientToServer
+            ? connections[slot].toServer : connections[slot].toClient) {
+            // A RST far outside the sender's sequence space answers a stray packet (as after a
+            // challenge ACK); the connection goes on, as Wireshark's stream does.
+            statistics.ignoredResets += 1
+            return
+        }
         var sender = take(slot, direction)
         sender.start(sequence: segment.sequence, syn: syn)
         let position = sender.offset(of: segment.sequence, syn: syn)
@@ -182,6 +189,16 @@ public struct TCPReassembler: Sendable {
         if sourceWellKnown != destinationWellKnown { return sourceWellKnown ? segment.destination : segment.source }
         if source != destination { return source < destination ? segment.destination : segment.source }
         return segment.source
+    }
+
+    /// Bytes before the highest offset seen, and after it, within which a RST is believed.
+    static let resetWindowBehind: Int64 = 1 << 20
+    static let resetWindowAhead: Int64 = 64 << 20
+
+    static func plausibleReset(_ sequence: UInt32, in half: HalfStream) -> Bool {
+        guard half.hasStarted, let offset = half.offset(acknowledging: sequence) else { return true }
+        let highest = half.highestOffset
+        return offset >= highest - resetWindowBehind && offset <= highest + resetWindowAhead
     }
 
     private mutating func allocateSlot(_ connection: Connection) -> Int {

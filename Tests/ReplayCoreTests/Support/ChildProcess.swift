@@ -139,8 +139,12 @@ enum TestPaths {
 
     static func fixture(_ name: String) -> String { "\(packageRoot)/fixtures/\(name)" }
 
-    /// `../shared/captures` beside the repository, when present.
+    /// `../shared/captures` beside the repository, when present. The environment variable
+    /// `REPLAYD_SHARED_CAPTURES` names another place (a worktree whose parent has no `shared`).
     static var sharedCaptures: String? {
+        if let override = ProcessInfo.processInfo.environment["REPLAYD_SHARED_CAPTURES"], !override.isEmpty {
+            return FileManager.default.fileExists(atPath: override) ? override : nil
+        }
         let path = URL(fileURLWithPath: packageRoot).deletingLastPathComponent().appendingPathComponent("shared/captures").path
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }
