@@ -34,6 +34,12 @@ final class ChildProcess: @unchecked Sendable {
             guard let self else { return }
             self.lock.lock(); self.stderrData.append(data); self.lock.unlock()
         }
+        // Test threads (libdispatch workers) block every signal and a spawned child inherits the
+        // mask, so `signal(SIGINT)` would never reach it. Spawn with nothing blocked.
+        var unblocked = sigset_t(), previous = sigset_t()
+        sigemptyset(&unblocked)
+        pthread_sigmask(SIG_SETMASK, &unblocked, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try? input.fileHandleForWriting.close()
@@ -112,8 +118,9 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Full path of a program on PATH.
     static func which(_ name: String) throws -> String {
-        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-            + ["/usr/sbin", "/sbin", "/usr/local/bin"]
+        // Typed as [String]: without it, `split + [literals]` infers [[Character]] and no path ever matches.
+        let directories: [String] = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            .split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/local/bin"]
         for directory in directories {
             let candidate = "\(directory)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -162,8 +169,12 @@ enum TestPaths {
 
     static func fixture(_ name: String) -> String { "\(packageRoot)/fixtures/\(name)" }
 
-    /// `../shared/captures` beside the repository, when present.
+    /// `../shared/captures` beside the repository, when present. The environment variable
+    /// `REPLAYD_SHARED_CAPTURES` names another place (a worktree whose parent has no `shared`).
     static var sharedCaptures: String? {
+        if let override = ProcessInfo.processInfo.environment["REPLAYD_SHARED_CAPTURES"], !override.isEmpty {
+            return FileManager.default.fileExists(atPath: override) ? override : nil
+        }
         let path = URL(fileURLWithPath: packageRoot).deletingLastPathComponent().appendingPathComponent("shared/captures").path
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }

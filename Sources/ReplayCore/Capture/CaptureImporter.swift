@@ -1,0 +1,145 @@
+import Logging
+
+/// Reads a capture file and writes its TCP sessions to a cassette: libpcap handle → packet
+/// decoder → `TCPReassembler` → `CassetteWriter`. Events are written as the reassembler
+/// produces them, so memory follows the connections open at once.
+public struct CaptureImporter {
+    public var capturePath: String
+    public var outputPath: String
+    /// tcpdump-style filter, compiled by libpcap; nil or empty reads everything.
+    public var filter: String?
+    public var reassemblerConfiguration = TCPReassembler.Configuration()
+    /// Called now and then with (bytes of the file read, file size).
+    public var progress: ((Int, Int) -> Void)?
+
+    public init(capturePath: String, outputPath: String, filter: String? = nil) {
+        self.capturePath = capturePath
+        self.outputPath = outputPath
+        self.filter = filter
+    }
+
+    /// Runs the import. On error no cassette is left behind (the writer is atomic).
+    public func run(logger: Logger) throws -> ImportSummary {
+        let handle = try PcapHandle(offlinePath: capturePath)
+        let linkType = handle.linkType
+        let linkName = handle.linkTypeName
+        guard LinkLayerDecoder.isSupported(linkType) else {
+            throw CaptureError.unsupportedLinkType(path: capturePath, linkType: linkType, name: linkName)
+        }
+        if let filter, !filter.isEmpty { try handle.setFilter(filter) }
+
+        var details = ["capture": capturePath, "linktype": linkName]
+        if let filter, !filter.isEmpty { details["filter"] = filter }
+        let writer = try CassetteWriter(path: outputPath, header: CassetteHeader(source: .import, details: details), atomic: true)
+        do {
+            var pump = ImportPump(handle: handle, writer: writer, logger: logger,
+                                  configuration: reassemblerConfiguration, progress: progress)
+            let summary = try pump.run(totalBytes: Self.fileSize(capturePath))
+            try writer.finish()
+            return summary
+        } catch {
+            writer.abandon()
+            throw error
+        }
+    }
+
+    static func fileSize(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
+    }
+}
+
+/// The read loop shared by file import and live capture.
+struct ImportPump {
+    let handle: PcapHandle
+    let writer: CassetteWriter
+    let logger: Logger
+    var reassembler: TCPReassembler
+    let decoder: PacketDecoder
+    let progress: ((Int, Int) -> Void)?
+    var summary = ImportSummary()
+    var events: [SessionEvent] = []
+    static let noticeLimit = 20
+
+    init(handle: PcapHandle, writer: CassetteWriter, logger: Logger,
+         configuration: TCPReassembler.Configuration, progress: ((Int, Int) -> Void)?) {
+        self.handle = handle
+        self.writer = writer
+        self.logger = logger
+        self.reassembler = TCPReassembler(configuration: configuration)
+        self.decoder = PacketDecoder(linkType: handle.linkType, linkTypeName: handle.linkTypeName)
+        self.progress = progress
+        summary.linkTypeName = handle.linkTypeName
+        events.reserveCapacity(64)
+    }
+
+    /// Reads to the end of the file, then finishes every open session.
+    mutating func run(totalBytes: Int) throws -> ImportSummary {
+        readLoop: while true {
+            let result: PcapHandle.ReadResult
+            do {
+                result = try handle.next { packet in take(packet) }
+            } catch let error as CaptureError {
+                // A capture cut short ends with libpcap's "truncated dump file" message: keep what was read.
+                if case .readFailed(_, let count, let reason) = error, count > 0, reason.contains("truncated") {
+                    summary.warnings.append("\(handle.name): the capture is cut short after packet \(count); imported every complete packet (libpcap: \(reason))")
+                    break readLoop
+                }
+                throw error
+            }
+            switch result {
+            case .packet:
+                if !events.isEmpty { try writeEvents() }
+                if summary.packetsRead & 0x3fff == 0, let progress, let offset = handle.fileOffset {
+                    progress(offset, totalBytes)
+                }
+            case .endOfFile: break readLoop
+            case .timeout: continue
+            }
+        }
+        try finish()
+        return summary
+    }
+
+    /// Decodes one packet and feeds the reassembler.
+    mutating func take(_ packet: CapturedPacket) {
+        summary.packetsRead += 1
+        switch decoder.decode(packet.bytes, timestamp: packet.timestamp) {
+        case .segment(let segment):
+            summary.tcpPackets += 1
+            reassembler.segment(segment, into: &events)
+        case .skip(let reason):
+            summary.skipped[reason, default: 0] += 1
+        }
+    }
+
+    mutating func writeEvents() throws {
+        for event in events { try writer.append(event) }
+        events.removeAll(keepingCapacity: true)
+        if !reassembler.notices.isEmpty { collectNotices() }
+    }
+
+    /// Ends the open sessions and writes what remains.
+    mutating func finish() throws {
+        events.append(contentsOf: reassembler.finish())
+        try writeEvents()
+        collectNotices()
+        summary.reassembly = reassembler.statistics
+        let hidden = summary.reassembly.overlapsDiffering - min(summary.reassembly.overlapsDiffering, Self.noticeLimit)
+        if hidden > 0 { summary.warnings.append("\(hidden) more differing retransmissions not listed") }
+    }
+
+    private mutating func collectNotices() {
+        for notice in reassembler.takeNotices() {
+            let listed = summary.warnings.filter { $0.hasPrefix("session ") }.count
+            if listed < Self.noticeLimit { summary.warnings.append(notice.description) }
+            logger.debug("\(notice.description)")
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,303 @@
+/// Puts captured TCP segments back into sessions: the sans-I/O core of `replayd import` and
+/// `replayd capture`. Feed it segments in capture order; it returns session events as soon as
+/// they are known, so memory grows with the connections open at once, not with the capture.
+///
+/// - Every connection becomes a session, numbered from 1 in order of its first packet (the
+///   order of Wireshark's `tcp.stream`, plus one).
+/// - Data events carry the capture time of the segment that completed them, as an offset from
+///   the session's first packet; one segment stays one chunk.
+/// - Retransmitted bytes are dropped (differing ones reported), out-of-order segments are held
+///   and delivered in order, and bytes that never arrive become `gap` events: never joined.
+public struct TCPReassembler: Sendable {
+    /// Limits and timeouts.
+    public struct Configuration: Sendable {
+        /// Bytes one direction may hold behind a hole before the hole is declared a gap.
+        public var bufferLimit: Int
+        /// How long (capture time) a finished connection's 4-tuple is remembered, so late ACKs
+        /// and retransmitted FINs do not start new sessions.
+        public var finishedLinger: Int64
+
+        public init(bufferLimit: Int = 4 << 20, finishedLinger: Int64 = 120_000_000_000) {
+            self.bufferLimit = bufferLimit
+            self.finishedLinger = finishedLinger
+        }
+    }
+
+    private struct Connection: Sendable {
+        var session: Int
+        var client: Endpoint
+        var start: Int64
+        var lastOffset: Int64 = 0
+        var lastSeen: Int64
+        var toServer = HalfStream()
+        var toClient = HalfStream()
+        var finished = false
+        /// A FIN or RST was seen from either side: a new SYN on the 4-tuple starts a new session.
+        var closing = false
+    }
+
+    public let configuration: Configuration
+    public private(set) var statistics = ReassemblyStatistics()
+    /// Notices since the last `takeNotices()`.
+    public private(set) var notices: [ReassemblyNotice] = []
+    private var table: [ConnectionKey: Int] = [:]
+    private var connections: [Connection] = []
+    private var freeSlots: [Int] = []
+    private var nextSession = 1
+    private var segmentsSinceSweep = 0
+    private var halfOutput: [HalfStream.Output] = []
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Connections currently tracked (open ones, and finished ones still remembered).
+    public var trackedConnections: Int { table.count }
+
+    /// Takes one segment and returns the events it completes.
+    public mutating func segment(_ segment: TCPSegment) -> [SessionEvent] {
+        var events: [SessionEvent] = []
+        self.segment(segment, into: &events)
+        return events
+    }
+
+    /// Takes one segment and appends the events it completes to `events` (no allocation per call).
+    public mutating func segment(_ segment: TCPSegment, into events: inout [SessionEvent]) {
+        statistics.segments += 1
+        let now = segment.timestamp.nanosecondsSinceEpoch
+        let key = ConnectionKey(segment.source, segment.destination)
+        let isNewSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
+
+        var slot: Int
+        if let existing = table[key] {
+            slot = existing
+            let connection = connections[slot]
+            let half = connection.client == segment.source ? connection.toServer : connection.toClient
+            if isNewSYN, connection.closing || connection.finished, half.isn != segment.sequence {
+                // The 4-tuple is reused by a new connection.
+                if !connection.finished { finishConnection(slot, at: now, into: &events) }
+                connections[slot] = makeConnection(for: segment, at: now, into: &events)
+            } else if connection.finished {
+                statistics.packetsAfterEnd += 1
+                connections[slot].lastSeen = now
+                return
+            }
+        } else {
+            slot = allocateSlot(makeConnection(for: segment, at: now, into: &events))
+            table[key] = slot
+        }
+
+        let direction: Direction = connections[slot].client == segment.source ? .clientToServer : .serverToClient
+        let raw = now - connections[slot].start
+        // Offsets never go backwards, even when the capture's timestamps do.
+        let offset = max(connections[slot].lastOffset, raw)
+        connections[slot].lastOffset = offset
+        connections[slot].lastSeen = now
+        let session = connections[slot].session
+        let flags = segment.flags
+        let syn = flags.contains(.syn)
+
+        halfOutput.removeAll(keepingCapacity: true)
+        if flags.contains(.rst), !Self.plausibleReset(segment.sequence, in: direction == .clientToServer
+            ? connections[slot].toServer : connections[slot].toClient) {
+            // A RST far outside the sender's sequence space answers a stray packet (as after a
+            // challenge ACK); the connection goes on, as Wireshark's stream does.
+            statistics.ignoredResets += 1
+            return
+        }
+        var sender = take(slot, direction)
+        sender.start(sequence: segment.sequence, syn: syn)
+        let position = sender.offset(of: segment.sequence, syn: syn)
+
+        if flags.contains(.rst) {
+            put(sender, slot, direction)
+            connections[slot].closing = true
+            resetConnection(slot, from: direction, at: offset, into: &events)
+            return
+        }
+        sender.receive(
+            offset: position, bytes: segment.payload, wireLength: segment.wireLength,
+            bufferLimit: configuration.bufferLimit, statistics: &statistics, into: &halfOutput)
+        if flags.contains(.fin) {
+            connections[slot].closing = true
+            sender.receiveFin(at: position + Int64(segment.wireLength), into: &halfOutput)
+        }
+        put(sender, slot, direction)
+        emit(session: session, direction: direction, offset: offset, into: &events)
+
+        if flags.contains(.ack) {
+            var receiver = take(slot, direction.reversed)
+            if let acknowledged = receiver.offset(acknowledging: segment.acknowledgment) {
+                halfOutput.removeAll(keepingCapacity: true)
+                receiver.acknowledged(upTo: acknowledged, statistics: &statistics, into: &halfOutput)
+                emit(session: session, direction: direction.reversed, offset: offset, into: &events)
+            }
+            put(receiver, slot, direction.reversed)
+        }
+
+        if connections[slot].toServer.closed && connections[slot].toClient.closed {
+            connections[slot].finished = true
+            connections[slot].toServer.release()
+            connections[slot].toClient.release()
+            events.append(SessionEvent(session: session, offset: offset, kind: .end))
+        }
+
+        segmentsSinceSweep += 1
+        if segmentsSinceSweep >= 4096 {
+            segmentsSinceSweep = 0
+            sweep(now: now)
+        }
+    }
+
+    /// Ends every open connection (the capture is over): held data is delivered with gaps for
+    /// its holes, and each session gets its `end`, in session order.
+    public mutating func finish() -> [SessionEvent] {
+        var events: [SessionEvent] = []
+        let open = table.values.filter { !connections[$0].finished }.sorted { connections[$0].session < connections[$1].session }
+        for slot in open {
+            finishConnection(slot, at: connections[slot].lastSeen, into: &events)
+        }
+        return events
+    }
+
+    /// Returns and clears the notices gathered so far.
+    public mutating func takeNotices() -> [ReassemblyNotice] {
+        defer { notices.removeAll() }
+        return notices
+    }
+
+    // MARK: - Internals
+
+    private mutating func makeConnection(for segment: TCPSegment, at now: Int64, into events: inout [SessionEvent]) -> Connection {
+        let client = Self.client(of: segment)
+        let server = client == segment.source ? segment.destination : segment.source
+        let session = nextSession
+        nextSession += 1
+        statistics.sessions += 1
+        let open = SessionOpen(client: client.text, server: server.text, start: segment.timestamp)
+        events.append(SessionEvent(session: session, offset: 0, kind: .open(open)))
+        return Connection(session: session, client: client, start: now, lastSeen: now)
+    }
+
+    /// Who connected: the SYN says so where captured; otherwise a well-known port (below 1024)
+    /// or else the lower port is the server's; with equal ports, the first sender is the client.
+    static func client(of segment: TCPSegment) -> Endpoint {
+        let flags = segment.flags
+        if flags.contains(.syn) { return flags.contains(.ack) ? segment.destination : segment.source }
+        let source = segment.source.port, destination = segment.destination.port
+        let sourceWellKnown = source < 1024, destinationWellKnown = destination < 1024
+        if sourceWellKnown != destinationWellKnown { return sourceWellKnown ? segment.destination : segment.source }
+        if source != destination { return source < destination ? segment.destination : segment.source }
+        return segment.source
+    }
+
+    /// Bytes before the highest offset seen, and after it, within which a RST is believed.
+    static let resetWindowBehind: Int64 = 1 << 20
+    static let resetWindowAhead: Int64 = 64 << 20
+
+    static func plausibleReset(_ sequence: UInt32, in half: HalfStream) -> Bool {
+        guard half.hasStarted, let offset = half.offset(acknowledging: sequence) else { return true }
+        let highest = half.highestOffset
+        return offset >= highest - resetWindowBehind && offset <= highest + resetWindowAhead
+    }
+
+    private mutating func allocateSlot(_ connection: Connection) -> Int {
+        if let slot = freeSlots.popLast() {
+            connections[slot] = connection
+            return slot
+        }
+        connections.append(connection)
+        return connections.count - 1
+    }
+
+    private mutating func take(_ slot: Int, _ direction: Direction) -> HalfStream {
+        // Swap the half out so it is uniquely referenced while it mutates (no copy of its buffers).
+        switch direction {
+        case .clientToServer:
+            let half = connections[slot].toServer
+            connections[slot].toServer = HalfStream()
+            return half
+        case .serverToClient:
+            let half = connections[slot].toClient
+            connections[slot].toClient = HalfStream()
+            return half
+        }
+    }
+
+    private mutating func put(_ half: HalfStream, _ slot: Int, _ direction: Direction) {
+        switch direction {
+        case .clientToServer: connections[slot].toServer = half
+        case .serverToClient: connections[slot].toClient = half
+        }
+    }
+
+    /// Turns half-stream output into session events.
+    private mutating func emit(session: Int, direction: Direction, offset: Int64, into events: inout [SessionEvent]) {
+        for output in halfOutput {
+            switch output {
+            case .data(let bytes):
+                if direction == .clientToServer {
+                    statistics.bytesClientToServer += Int64(bytes.count)
+                } else {
+                    statistics.bytesServerToClient += Int64(bytes.count)
+                }
+                events.append(SessionEvent(session: session, offset: offset, kind: .data(direction, bytes)))
+            case .gap(let size):
+                events.append(SessionEvent(session: session, offset: offset, kind: .gap(direction, size)))
+            case .close(let how):
+                events.append(SessionEvent(session: session, offset: offset, kind: .close(direction, how)))
+            case .overlapDiffers(let at, let length):
+                notices.append(ReassemblyNotice(
+                    session: session, direction: direction, streamOffset: at,
+                    message: "a retransmission of \(length) bytes differs from the bytes already delivered; kept the first"))
+            }
+        }
+        halfOutput.removeAll(keepingCapacity: true)
+    }
+
+    /// A RST ends the connection at once: the sender's direction closes with `rst`, what the
+    /// other side still held is delivered (with gaps), and the session ends.
+    private mutating func resetConnection(_ slot: Int, from direction: Direction, at offset: Int64, into events: inout [SessionEvent]) {
+        let session = connections[slot].session
+        var sender = take(slot, direction)
+        halfOutput.removeAll(keepingCapacity: true)
+        sender.flush(reset: true, statistics: &statistics, into: &halfOutput)
+        put(sender, slot, direction)
+        emit(session: session, direction: direction, offset: offset, into: &events)
+        var other = take(slot, direction.reversed)
+        other.flush(reset: false, statistics: &statistics, into: &halfOutput)
+        put(other, slot, direction.reversed)
+        emit(session: session, direction: direction.reversed, offset: offset, into: &events)
+        connections[slot].finished = true
+        connections[slot].toServer.release()
+        connections[slot].toClient.release()
+        events.append(SessionEvent(session: session, offset: offset, kind: .end))
+    }
+
+    private mutating func finishConnection(_ slot: Int, at now: Int64, into events: inout [SessionEvent]) {
+        let session = connections[slot].session
+        let offset = connections[slot].lastOffset
+        for direction in [Direction.clientToServer, .serverToClient] {
+            var half = take(slot, direction)
+            halfOutput.removeAll(keepingCapacity: true)
+            half.flush(reset: false, statistics: &statistics, into: &halfOutput)
+            half.release()
+            put(half, slot, direction)
+            emit(session: session, direction: direction, offset: offset, into: &events)
+        }
+        connections[slot].finished = true
+        events.append(SessionEvent(session: session, offset: offset, kind: .end))
+    }
+
+    /// Forgets finished connections that have been quiet for `finishedLinger`.
+    private mutating func sweep(now: Int64) {
+        let linger = configuration.finishedLinger
+        var forget: [ConnectionKey] = []
+        for (key, slot) in table where connections[slot].finished && now - connections[slot].lastSeen > linger {
+            forget.append(key)
+        }
+        for key in forget {
+            if let slot = table.removeValue(forKey: key) { freeSlots.append(slot) }
+        }
+    }
+}

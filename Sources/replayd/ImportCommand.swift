@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReplayCore
+
+/// `replayd import CAPTURE -o CASSETTE [FILTER ...]`
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Turn the TCP connections of a pcap or pcapng file into a cassette.",
+        discussion: """
+            Reads the capture through libpcap (pcap and pcapng, nanosecond timestamps), reassembles \
+            every TCP connection and writes one session per connection, numbered in order of its \
+            first packet (Wireshark's tcp.stream + 1). Retransmissions are dropped, out-of-order \
+            segments put back in order, and bytes the capture lost are recorded as gaps. Words after \
+            the file names form a BPF filter, as with tcpdump.
+
+            Link types: Ethernet (with VLAN tags), Linux cooked (SLL, SLL2), raw IP, BSD loopback.
+
+            EXAMPLES:
+              replayd import smtp.pcap -o smtp.cassette
+              replayd import traffic.pcapng -o db.cassette tcp port 5432
+              replayd import dump.pcap -o web.cassette 'host 10.0.0.7 and tcp port 80'
+            """
+    )
+
+    @Argument(help: "The pcap or pcapng file to read.")
+    var capture: String
+
+    @Option(name: .shortAndLong, help: "The cassette to write (written atomically).")
+    var output: String
+
+    @Argument(parsing: .remaining, help: "A tcpdump-style filter, e.g. tcp port 25.")
+    var filter: [String] = []
+
+    func run() throws {
+        var logger = Logger(label: "replayd.import")
+        logger.logLevel = .warning
+        var importer = CaptureImporter(capturePath: capture, outputPath: output, filter: filter.joined(separator: " "))
+        let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
+        if let bar { importer.progress = { bar.update(done: $0, total: $1) } }
+        do {
+            let summary = try importer.run(logger: logger)
+            bar?.clear()
+            for line in summary.lines { FileHandle.standardError.write(Data("replayd: \(line)\n".utf8)) }
+            for warning in summary.warnings { FileHandle.standardError.write(Data("replayd: warning: \(warning)\n".utf8)) }
+            FileHandle.standardError.write(Data("replayd: wrote \(output)\n".utf8))
+        } catch {
+            bar?.clear()
+            FileHandle.standardError.write(Data("replayd: error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// A one-line progress bar on stderr, shown only once an import has run for a second.
+final class ProgressBar {
+    private let started = Date()
+    private var lastDraw = Date.distantPast
+    private var shown = false
+
+    func update(done: Int, total: Int) {
+        let now = Date()
+        guard now.timeIntervalSince(started) > 1, now.timeIntervalSince(lastDraw) > 0.1, total > 0 else { return }
+        lastDraw = now
+        shown = true
+        let fraction = min(1, Double(done) / Double(total))
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        FileHandle.standardError.write(Data("\rimporting [\(bar)] \(Int(fraction * 100))% (\(done >> 20)/\(total >> 20) MiB)".utf8))
+    }
+
+    func clear() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+    }
+}
