@@ -94,7 +94,7 @@ struct CassetteCodecTests {
         let directory = try TestPaths.temporaryDirectory("codec")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/mode.cassette"
-        FileManager.default.createFile(atPath: path, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644]))
         try write([SessionEvent(session: 1, offset: 0, kind: .open(open))], to: path)
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
