@@ -89,7 +89,8 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Full path of a program on PATH.
     static func which(_ name: String) throws -> String {
-        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        // map(String.init): without it `[Substring] + [literal]` infers [Any] and nothing is ever found.
+        let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
             + ["/usr/sbin", "/sbin", "/usr/local/bin"]
         for directory in directories {
             let candidate = "\(directory)/\(name)"
