@@ -118,7 +118,7 @@ for name in ("replayd", "tcpflow", "tshark"):
         rows[name] = (mean, min(times), max(times), capture_bytes / 1e6 / mean, max(rss) / 1024)
 def fmt(name):
     if name not in rows:
-        return f"| {name} | n/a | n/a | n/a | n/a |"
+        return f"| {name} | n/a | n/a | n/a |"
     mean, low, high, rate, rss = rows[name]
     return f"| {name} | {mean:.2f} ({low:.2f}-{high:.2f}) | {rate:.0f} | {rss:.0f} |"
 lines = [

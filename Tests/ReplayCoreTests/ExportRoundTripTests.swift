@@ -66,6 +66,7 @@ import Testing
 
     /// Exports `events` with the real CLI; returns the pcap path and replayd's stderr.
     func export(_ events: [SessionEvent], in directory: String) async throws -> (pcap: String, cassette: Cassette, stderr: String) {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let cassettePath = "\(directory)/in.cassette", pcap = "\(directory)/out.pcap"
         let writer = try CassetteWriter(path: cassettePath, header: CassetteHeader(source: .record))
         for event in events { try writer.append(event) }
@@ -183,6 +184,21 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("10.0.0.2 25 10001") && $0.contains("P") }, "\(lines)")
         #expect(lines.contains { $0.hasPrefix("127.0.0.1 40010 9") && $0.hasSuffix("S·") }, "\(lines)")
         #expect(lines.contains { $0.hasPrefix("127.0.0.1 9 40010") && $0.contains("R") }, "\(lines)")
+    }
+
+    /// A cassette written session by session (as an importer might) interleaves in time all the
+    /// same: the capture must be the very same file as for the time-ordered cassette.
+    @Test func fileOrderDoesNotChangeTheCapture() async throws {
+        let directory = try TestPaths.temporaryDirectory("export")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let timeOrdered = try await export(Self.events(), in: directory + "/a")
+        let bySession = Self.events().enumerated().sorted { ($0.element.session, $0.offset) < ($1.element.session, $1.offset) }.map(\.element)
+        #expect(bySession != Self.events())
+        let grouped = try await export(bySession, in: directory + "/b")
+        let first = try #require(FileManager.default.contents(atPath: timeOrdered.pcap))
+        let second = try #require(FileManager.default.contents(atPath: grouped.pcap))
+        #expect(first.count > 1_500_000)
+        #expect(first == second)
     }
 
     @Test func exportOfAMissingCassetteFailsWithItsPath() async throws {

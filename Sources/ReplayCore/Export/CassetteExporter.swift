@@ -16,48 +16,86 @@ public struct ExportSummary: Sendable, Equatable {
 /// Writes a cassette as a pcap file of synthesized TCP/IP packets, so that it opens in Wireshark.
 ///
 /// Sessions interleave in time, so the packets of all sessions are merged by absolute time
-/// (session start + event offset). The cassette is loaded whole (its sessions are needed side
-/// by side); packets are produced session by session and written as soon as no earlier one
-/// can follow, so the packets themselves are never all in memory.
+/// (session start + event offset). The cassette is read twice, streaming: a first pass learns
+/// each session's connect failure (the SYN at open time is answered according to it) and how far
+/// the file's order lags behind time order ("lateness"); the second pass synthesizes packets in
+/// file order and writes each once no event still to come can be earlier. A recorded cassette is
+/// nearly in time order, so only packets of a short window are held; a file written session by
+/// session is still exported correctly, holding more.
 public enum CassetteExporter {
     /// Exports the cassette at `cassettePath` to a new pcap file at `pcapPath`.
     public static func export(cassettePath: String, pcapPath: String, logger: Logger) throws(ExportError) -> ExportSummary {
-        let cassette: Cassette
-        do {
-            cassette = try Cassette.load(path: cassettePath)
-        } catch {
-            throw .cassette(error)
-        }
-        var warnings = cassette.warnings
+        let survey = try Survey(path: cassettePath)
+        logger.debug("surveyed cassette", metadata: ["sessions": "\(survey.sessionCount)", "lateness-ns": "\(survey.lateness)"])
         let writer = try PcapFileWriter(path: pcapPath, linkType: .ethernet)
         do {
-            let synthetic = try write(cassette.sessions, to: writer, logger: logger, warnings: &warnings)
+            var warnings = try write(cassettePath, survey: survey, to: writer)
             try writer.finish()
-            if !synthetic.isEmpty {
-                let list = synthetic.prefix(10).map(String.init).joined(separator: ", ") + (synthetic.count > 10 ? ", ..." : "")
-                warnings.insert("\(synthetic.count) session(s) without a numeric client/server address (\(list)) "
-                    + "are exported as 10.0.0.1 -> 10.0.0.2 with client port 10000 + session number", at: 0)
-            }
-            logger.debug("exported", metadata: ["sessions": "\(cassette.sessions.count)", "packets": "\(writer.packetCount)"])
-            return ExportSummary(sessions: cassette.sessions.count, packets: writer.packetCount, warnings: warnings)
+            warnings.insert(contentsOf: survey.warnings, at: 0)
+            logger.debug("exported", metadata: ["sessions": "\(survey.sessionCount)", "packets": "\(writer.packetCount)"])
+            return ExportSummary(sessions: survey.sessionCount, packets: writer.packetCount, warnings: warnings)
         } catch {
             _ = unlink(pcapPath)
             throw error
         }
     }
 
-    private struct Cursor {
+    /// What the first pass learns.
+    struct Survey {
+        var failures: [Int: ConnectFailure] = [:]
+        var sessionCount = 0
+        /// The most any event's time lies before an event above it in the file, in nanoseconds.
+        var lateness: Int64 = 0
+        var warnings: [String] = []
+
+        init(path: String) throws(ExportError) {
+            do {
+                let reader = try CassetteReader(path: path)
+                var clocks: [Int: SessionClock] = [:]
+                var latest = Int64.min
+                while let event = try reader.next() {
+                    if case .open(let open) = event.kind {
+                        guard clocks[event.session] == nil else {
+                            throw CassetteError.malformedLine(path: path, line: reader.lineNumber,
+                                                              detail: "session \(event.session) is opened a second time")
+                        }
+                        clocks[event.session] = SessionClock(start: open.start)
+                        sessionCount += 1
+                    }
+                    guard let time = clocks[event.session]?.time(of: event) else {
+                        throw CassetteError.malformedLine(path: path, line: reader.lineNumber,
+                                                          detail: "event for session \(event.session), which has no \"open\" line before it")
+                    }
+                    if case .connectFailed(let failure) = event.kind, failures[event.session] == nil {
+                        failures[event.session] = failure
+                    }
+                    latest = max(latest, time)
+                    lateness = max(lateness, latest - time)
+                }
+                warnings = reader.warnings
+            } catch let error as CassetteError {
+                throw .cassette(error)
+            } catch {
+                throw .cassette(.cannotOpen(path: path, reason: "\(error)"))
+            }
+        }
+    }
+
+    /// A session's clock: event times never go backwards (the synthesizer does the same).
+    struct SessionClock {
+        let start: WallClock
+        var latestOffset = Int64.min
+
+        mutating func time(of event: SessionEvent) -> Int64 {
+            latestOffset = max(latestOffset, event.offset)
+            return start.nanosecondsSinceEpoch &+ latestOffset
+        }
+    }
+
+    private struct Connection {
         var synthesizer: PacketSynthesizer
         let encoder: TCPFrameEncoder
-        let session: Session
-        var nextEvent = 0
-        var latestOffset: Int64 = .min
-
-        /// The time the synthesizer will give the next event (offsets never go backwards).
-        var nextTime: Int64? {
-            guard nextEvent < session.events.count else { return nil }
-            return session.open.start.nanosecondsSinceEpoch &+ max(latestOffset, session.events[nextEvent].offset)
-        }
+        var clock: SessionClock
     }
 
     private struct Pending {
@@ -66,70 +104,82 @@ public enum CassetteExporter {
         var frame: [UInt8]
     }
 
-    /// Writes all packets in time order; returns the ids of sessions given synthetic addresses.
-    private static func write(_ sessions: [Session], to writer: PcapFileWriter, logger: Logger,
-                              warnings: inout [String]) throws(ExportError) -> [Int] {
+    /// Second pass: synthesizes and writes every packet in time order; returns warnings.
+    private static func write(_ path: String, survey: Survey, to writer: PcapFileWriter) throws(ExportError) -> [String] {
+        var connections: [Int: Connection] = [:]
+        var opened: [Int] = []
         var syntheticSessions: [Int] = []
-        var cursors: [Cursor] = []
-        cursors.reserveCapacity(sessions.count)
-        for session in sessions {
-            let (client, server, isSynthetic) = endpoints(of: session)
-            if isSynthetic { syntheticSessions.append(session.id) }
-            cursors.append(Cursor(
-                synthesizer: PacketSynthesizer(session: session.id, start: session.open.start, connectFailure: session.connectFailure),
-                encoder: TCPFrameEncoder(client: client, server: server),
-                session: session))
-        }
-
-        var due = MinimumHeap<(time: Int64, index: Int)> { $0.time != $1.time ? $0.time < $1.time : $0.index < $1.index }
-        for (index, cursor) in cursors.enumerated() {
-            if let time = cursor.nextTime { due.insert((time, index)) }
-        }
         var pending = MinimumHeap<Pending> { $0.time != $1.time ? $0.time < $1.time : $0.order < $1.order }
         var order = 0
-        while let (time, index) = due.removeFirst() {
-            // Nothing produced from here on is earlier than `time`, so what is due by then can go.
-            while let first = pending.first, first.time <= time {
-                _ = pending.removeFirst()
-                try writer.write(time: WallClock(nanosecondsSinceEpoch: first.time), packet: first.frame)
+        var latest = Int64.min
+        do {
+            let reader = try CassetteReader(path: path)
+            while let event = try reader.next() {
+                if case .open(let open) = event.kind {
+                    let (client, server, synthetic) = endpoints(session: event.session, open: open)
+                    if synthetic { syntheticSessions.append(event.session) }
+                    connections[event.session] = Connection(
+                        synthesizer: PacketSynthesizer(session: event.session, start: open.start,
+                                                       connectFailure: survey.failures[event.session]),
+                        encoder: TCPFrameEncoder(client: client, server: server),
+                        clock: SessionClock(start: open.start))
+                    opened.append(event.session)
+                }
+                // The survey has checked that every session is opened before its events.
+                guard var connection = connections[event.session] else { continue }
+                latest = max(latest, connection.clock.time(of: event))
+                for segment in connection.synthesizer.handle(event) {
+                    pending.insert(Pending(time: segment.time.nanosecondsSinceEpoch, order: order,
+                                           frame: connection.encoder.frame(segment)))
+                    order += 1
+                }
+                connections[event.session] = connection
+                // Every event still to come is at or after `latest - lateness`, and so are its packets.
+                while let first = pending.first, first.time <= latest &- survey.lateness {
+                    _ = pending.removeFirst()
+                    try writer.write(time: WallClock(nanosecondsSinceEpoch: first.time), packet: first.frame)
+                }
             }
-            let event = cursors[index].session.events[cursors[index].nextEvent]
-            cursors[index].nextEvent += 1
-            cursors[index].latestOffset = max(cursors[index].latestOffset, event.offset)
-            for segment in cursors[index].synthesizer.handle(event) {
-                pending.insert(Pending(time: segment.time.nanosecondsSinceEpoch, order: order,
-                                       frame: cursors[index].encoder.frame(segment)))
-                order += 1
-            }
-            if let next = cursors[index].nextTime { due.insert((next, index)) }
+        } catch let error as CassetteError {
+            throw .cassette(error)
+        } catch let error as ExportError {
+            throw error
+        } catch {
+            throw .cassette(.cannotOpen(path: path, reason: "\(error)"))
         }
         while let first = pending.removeFirst() {
             try writer.write(time: WallClock(nanosecondsSinceEpoch: first.time), packet: first.frame)
         }
 
-        for cursor in cursors {
-            let synthesizer = cursor.synthesizer
+        var warnings: [String] = []
+        if !syntheticSessions.isEmpty {
+            let list = syntheticSessions.prefix(10).map(String.init).joined(separator: ", ") + (syntheticSessions.count > 10 ? ", ..." : "")
+            warnings.append("\(syntheticSessions.count) session(s) without a numeric client/server address (\(list)) "
+                + "are exported as 10.0.0.1 -> 10.0.0.2 with client port 10000 + session number")
+        }
+        for session in opened {
+            guard let synthesizer = connections[session]?.synthesizer else { continue }
             if synthesizer.droppedBytes > 0 {
-                warnings.append("session \(synthesizer.session): \(synthesizer.droppedBytes) data bytes after a failed "
+                warnings.append("session \(session): \(synthesizer.droppedBytes) data bytes after a failed "
                     + "connect or a reset cannot be shown on a TCP connection and are not in the capture")
             }
             if synthesizer.reorderedEvents > 0 {
-                warnings.append("session \(synthesizer.session): \(synthesizer.reorderedEvents) event(s) are timed before "
+                warnings.append("session \(session): \(synthesizer.reorderedEvents) event(s) are timed before "
                     + "the event above them; they are exported at that earlier event's time")
             }
         }
-        return syntheticSessions
+        return warnings
     }
 
     /// The session's endpoints, or synthetic ones when its addresses are not numeric IPs of one family.
-    static func endpoints(of session: Session) -> (client: TCPEndpoint, server: TCPEndpoint, synthetic: Bool) {
-        if let client = TCPEndpoint(cassetteAddress: session.open.client),
-           let server = TCPEndpoint(cassetteAddress: session.open.server),
+    static func endpoints(session: Int, open: SessionOpen) -> (client: TCPEndpoint, server: TCPEndpoint, synthetic: Bool) {
+        if let client = TCPEndpoint(cassetteAddress: open.client),
+           let server = TCPEndpoint(cassetteAddress: open.server),
            client.isIPv6 == server.isIPv6 {
             return (client, server, false)
         }
-        let serverPort = session.open.server.split(separator: ":").last.flatMap { UInt16($0) } ?? 80
-        let client = TCPEndpoint(address: [10, 0, 0, 1], port: UInt16(10000 + session.id % 55000))
+        let serverPort = open.server.split(separator: ":").last.flatMap { UInt16($0) } ?? 80
+        let client = TCPEndpoint(address: [10, 0, 0, 1], port: UInt16(10000 + session % 55000))
         return (client, TCPEndpoint(address: [10, 0, 0, 2], port: serverPort), true)
     }
 }
