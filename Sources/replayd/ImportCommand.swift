@@ -42,13 +42,12 @@ struct ImportCommand: ParsableCommand {
         do {
             let summary = try importer.run(logger: logger)
             bar?.clear()
-            for line in summary.lines { FileHandle.standardError.write(Data("replayd: \(line)\n".utf8)) }
-            for warning in summary.warnings { FileHandle.standardError.write(Data("replayd: warning: \(warning)\n".utf8)) }
-            FileHandle.standardError.write(Data("replayd: wrote \(output)\n".utf8))
+            for line in summary.lines { printToStandardError("replayd: \(line)") }
+            for warning in summary.warnings { printToStandardError("replayd: warning: \(warning)") }
+            printToStandardError("replayd: wrote \(output)")
         } catch {
             bar?.clear()
-            FileHandle.standardError.write(Data("replayd: error: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw failure(error)
         }
     }
 }
