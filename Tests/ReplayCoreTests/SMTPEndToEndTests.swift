@@ -109,6 +109,40 @@ struct SMTPEndToEndTests {
         #expect(try await swaksReplies(port: replayPort, recipient: "postmaster@example.net") == live)
     }
 
+    @Test("a tcpdump capture of swaks and a real SMTP server imports, and its replay answers swaks the same way",
+          .enabled(if: getuid() == 0 && ChildProcess.isInstalled("tcpdump")))
+    func importedCaptureReplaysToSwaks() async throws {
+        let directory = try TestPaths.temporaryDirectory("smtp-import")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let capture = directory + "/smtp.pcap", cassette = directory + "/smtp.cassette"
+
+        let (server, smtpPort) = try await startSMTPServer()
+        defer { server.stop() }
+        let tcpdump = try ChildProcess("tcpdump", ["-i", "lo", "-w", capture, "--immediate-mode", "-B", "131072", "-U", "tcp port \(smtpPort)"])
+        defer { tcpdump.stop() }
+        _ = try await tcpdump.waitForStderr(containing: "listening on lo")
+        var live: [[String]] = []
+        for conversation in Self.conversations {
+            live.append(try await swaksReplies(port: smtpPort, recipient: conversation.recipient))
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        tcpdump.signal(SIGINT)
+        try await tcpdump.wait(timeout: 10)
+        server.stop()
+
+        let importer = try ChildProcess(TestPaths.replayd, ["import", capture, "-o", cassette])
+        #expect(try await importer.wait(timeout: 30) == 0, "import stderr: \(importer.stderr)")
+        #expect(try Cassette.load(path: cassette).sessions.count == Self.conversations.count)
+
+        let replayer = try ChildProcess(TestPaths.replayd, ["replay", cassette, "--listen", "127.0.0.1:0"])
+        defer { replayer.stop() }
+        let replayPort = try await replayer.listeningPort()
+        for (conversation, expected) in zip(Self.conversations, live) {
+            let replies = try await swaksReplies(port: replayPort, recipient: conversation.recipient)
+            #expect(replies == expected, "\(conversation.label) replayed differently; replay stderr: \(replayer.stderr)")
+        }
+    }
+
     /// Connects to 127.0.0.1:`port` and returns the seconds until the first byte arrives.
     func timeToFirstByte(port: Int) throws -> Double {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
