@@ -161,11 +161,11 @@ public final class CassetteRecorder: Sendable {
                 return batch
             }
             if batch.isEmpty {
-                write { sink throws(CassetteError) in try sink.flush() }
+                write(countsAsEvent: false) { sink throws(CassetteError) in try sink.flush() }
                 return
             }
             for event in batch {
-                write { sink throws(CassetteError) in try sink.append(event) }
+                write(countsAsEvent: true) { sink throws(CassetteError) in try sink.append(event) }
             }
             // The batch's memory is released only now, so the limit covers it while it is written.
             let batchBytes = batch.reduce(0) { $0 + Self.cost(of: $1) }
@@ -174,19 +174,20 @@ public final class CassetteRecorder: Sendable {
     }
 
     /// One sink operation; after the first failure the sink is left alone and events are counted.
-    private func write(_ operation: (any CassetteEventSink) throws(CassetteError) -> Void) {
+    private func write(countsAsEvent: Bool, _ operation: (any CassetteEventSink) throws(CassetteError) -> Void) {
+        let count = countsAsEvent ? 1 : 0
         let firstFailure = output.withLock { state -> CassetteError? in
             guard state.failed == nil else {
-                state.eventsLost += 1
+                state.eventsLost += count
                 return nil
             }
             do throws(CassetteError) {
                 try operation(state.sink)
-                state.eventsWritten += 1
+                state.eventsWritten += count
                 return nil
             } catch {
                 state.failed = error
-                state.eventsLost += 1
+                state.eventsLost += count
                 return error
             }
         }

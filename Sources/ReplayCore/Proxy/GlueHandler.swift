@@ -128,6 +128,17 @@ final class GlueHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Sends what is queued, then closes.
+    func drainAndClose() {
+        guard let context else { return }
+        let channel = context.channel
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: promise)
+        promise.futureResult.whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
     func close() {
         context?.close(promise: nil)
     }

@@ -131,6 +131,8 @@ final class ProxySession {
                 client?.startReading()
             case .shutdownOutput(let side):
                 glue(side)?.shutdownOutput()
+            case .drainAndClose(let side):
+                glue(side)?.drainAndClose()
             case .reset(let side):
                 glue(side)?.reset()
             case .close(let side):

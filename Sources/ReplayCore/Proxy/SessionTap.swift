@@ -14,7 +14,9 @@ public struct SessionTap: Sendable {
         case shutdownOutput(ProxySide)
         /// Abort this side's connection (RST): SO_LINGER {1, 0}, then close.
         case reset(ProxySide)
-        /// Close this side in order (or cancel the upstream connection attempt).
+        /// Send what is queued for this side, then close it.
+        case drainAndClose(ProxySide)
+        /// Close this side now (or cancel the upstream connection attempt).
         case close(ProxySide)
         /// Both sides are gone; the session is over.
         case finished(ConnectionSummary)
@@ -145,17 +147,25 @@ public struct SessionTap: Sendable {
         guard self[side].phase == .open else { return [] }
         let state = self[side]
         var actions: [Action] = []
-        let expected = state.closing || state.aborted || (state.inputEnded && state.outputShut)
-        if !expected {
-            // Gone without FIN, error or a close of ours: the kernel saw a reset.
-            actions += abort(side, now: now)
+        if !state.closing, !state.aborted {
+            if !state.inputEnded, state.outputShut {
+                // SwiftNIO closes a channel whose output is shut when EOF arrives, instead of
+                // reporting `inputClosed`: this is the peer's FIN.
+                actions += inputClosed(side, now: now)
+            } else if !(state.inputEnded && state.outputShut) {
+                // Gone without FIN, error or a close of ours: the kernel saw a reset.
+                actions += abort(side, now: now)
+            }
         }
         self[side].phase = .gone
         self[side].ending = self[side].ending ?? .closedByProxy
         let partner = side.partner
-        if self[partner].isUsable || (self[partner].phase == .connecting && !self[partner].closing) {
+        if self[partner].isUsable {
             self[partner].closing = true
             self[partner].ending = self[partner].ending ?? .closedByProxy
+            actions.append(.drainAndClose(partner))
+        } else if self[partner].phase == .connecting, !self[partner].closing {
+            self[partner].closing = true
             actions.append(.close(partner))
         }
         return actions + finishIfDone(now: now)
