@@ -41,7 +41,7 @@ final class GlueHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        if side == .server { session?.upstreamActive() }
+        if side == .server { session?.upstreamActive() } else { session?.clientActive() }
         context.fireChannelActive()
     }
 

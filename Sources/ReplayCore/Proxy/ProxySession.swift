@@ -15,13 +15,20 @@ final class ProxySession {
     private var upstreamChannel: Channel?
     private var cancelUpstream = false
     private var upstreamReady = false
+    private var clientIsActive = false
+    private var stopRequested = false
     private var connectStarted: Int64 = 0
     /// Bytes the client sent before the upstream was connected (only possible when the client
     /// closed early: SwiftNIO then reads to EOF even with autoRead off). Sent once connected.
     private var heldForServer: [ByteBuffer] = []
 
-    init(tap: SessionTap, eventLoop: EventLoop, recorder: CassetteRecorder, logger: Logger, onFinished: @escaping (ConnectionSummary) -> Void) {
+    init(
+        tap: SessionTap, upstream: SocketAddress, connectTimeout: TimeAmount, eventLoop: EventLoop,
+        recorder: CassetteRecorder, logger: Logger, onFinished: @escaping (ConnectionSummary) -> Void
+    ) {
         self.tap = tap
+        self.upstream = upstream
+        self.connectTimeout = connectTimeout
         self.eventLoop = eventLoop
         self.recorder = recorder
         self.logger = logger
@@ -32,15 +39,31 @@ final class ProxySession {
         Int64(NIODeadline.now().uptimeNanoseconds)
     }
 
-    /// Adds the client glue to the accepted channel, records `open` and connects the upstream.
-    func start(clientChannel: Channel, upstream: SocketAddress, connectTimeout: TimeAmount) throws {
+    private let upstream: SocketAddress
+    private let connectTimeout: TimeAmount
+
+    /// Adds the client glue to the accepted channel (not registered yet) and records `open`.
+    /// The upstream connection starts once the client channel is active (`clientActive`), so
+    /// that closing the client always produces `channelInactive` and so the session's `end`.
+    func start(clientChannel: Channel) throws {
         let clientGlue = GlueHandler(side: .client, session: self)
-        let serverGlue = GlueHandler(side: .server, session: self)
         client = clientGlue
-        server = serverGlue
+        server = GlueHandler(side: .server, session: self)
         try clientChannel.pipeline.syncOperations.addHandler(clientGlue)
         run(tap.accepted())
+    }
 
+    func clientActive() {
+        clientIsActive = true
+        if stopRequested {
+            run(tap.stop(now: Self.now()))
+        }
+        guard let serverGlue = server else { return }
+        if cancelUpstream {
+            // Stopped before the attempt began: the upstream side is over without one.
+            upstreamFailed(ChannelError.ioOnClosedChannel)
+            return
+        }
         connectStarted = Self.now()
         let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
         let loopBoundGlue = NIOLoopBound(serverGlue, eventLoop: eventLoop)
@@ -109,8 +132,13 @@ final class ProxySession {
         (side == .client ? server : client)?.resumeReading()
     }
 
-    /// The proxy is stopping.
+    /// The proxy is stopping. Before the client channel is active a close would go unseen,
+    /// so the stop waits for `clientActive`.
     func stop() {
+        guard clientIsActive else {
+            stopRequested = true
+            return
+        }
         run(tap.stop(now: Self.now()))
     }
 

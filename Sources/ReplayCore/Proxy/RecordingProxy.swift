@@ -118,7 +118,8 @@ public final class RecordingProxy: Sendable {
             start: stamp.wallClock, startUptime: stamp.uptime
         )
         let number = stamp.session
-        let session = ProxySession(tap: tap, eventLoop: channel.eventLoop, recorder: recorder, logger: logger) { _ in
+        let session = ProxySession(
+            tap: tap, upstream: options.upstream, connectTimeout: options.connectTimeout, eventLoop: channel.eventLoop, recorder: recorder, logger: logger) { _ in
             self.sessionEnded(number)
         }
         let boundSession = NIOLoopBound(session, eventLoop: channel.eventLoop)
@@ -128,7 +129,7 @@ public final class RecordingProxy: Sendable {
                 eventLoop.execute { boundSession.value.stop() }
             }
         }
-        try session.start(clientChannel: channel, upstream: options.upstream, connectTimeout: options.connectTimeout)
+        try session.start(clientChannel: channel)
         if stopping { session.stop() }
     }
 
