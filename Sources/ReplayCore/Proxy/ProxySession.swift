@@ -97,7 +97,7 @@ final class ProxySession {
     }
 
     func read(_ buffer: ByteBuffer, from side: ProxySide) {
-        let event = tap.read(Array(buffer.readableBytesView), from: side, now: Self.now())
+        let event = tap.read(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [], from: side, now: Self.now())
         recorder.record(event)
         if side == .client, !upstreamReady {
             heldForServer.append(buffer)
