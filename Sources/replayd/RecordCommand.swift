@@ -16,8 +16,9 @@ struct RecordCommand: AsyncParsableCommand {
         discussion: """
             Clients connect to --listen; each connection is forwarded to --upstream unchanged \
             (half-close and resets included) and recorded as one session of the cassette. \
-            When ready, prints "listening on HOST:PORT" to stderr. SIGINT or SIGTERM stops \
-            accepting, closes open connections, completes the cassette (mode 0600) and exits 0. \
+            When ready, prints "listening on HOST:PORT" to stderr. While recording, events go to \
+            CASSETTE.partial; SIGINT or SIGTERM stops accepting, closes open connections, completes \
+            the cassette under its name (mode 0600) and exits 0. \
             One line per connection is logged to stderr when it ends (--quiet silences it).
 
             EXAMPLES:
@@ -75,7 +76,9 @@ struct RecordCommand: AsyncParsableCommand {
             connectTimeout: .nanoseconds(Int64(connectTimeout * 1e9))
         )
         let header = CassetteHeader(source: .record, details: ["upstream": upstreamEndpoint.description])
-        let writer = try CassetteWriter(path: output, header: header)
+        // Atomic: the recording goes to OUTPUT.partial and takes the name on a clean stop, so a
+        // proxy that fails to start (or is killed) never clobbers an existing cassette.
+        let writer = try CassetteWriter(path: output, header: header, atomic: true)
         let recorder = CassetteRecorder(sink: writer, path: output, logger: logger)
         let proxy = RecordingProxy(options: options, recorder: recorder, logger: logger)
 
@@ -84,7 +87,7 @@ struct RecordCommand: AsyncParsableCommand {
         do {
             bound = try await proxy.start()
         } catch {
-            _ = await recorder.finish()
+            await recorder.abandon()
             throw error
         }
         FileHandleStderr.write("listening on \(bound.ipAddress ?? listenEndpoint.host):\(bound.port ?? listenEndpoint.port)\n")

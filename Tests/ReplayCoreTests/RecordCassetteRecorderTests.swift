@@ -36,6 +36,7 @@ final class DevFullSink: CassetteEventSink {
     }
 
     func finish() throws(CassetteError) { try flush() }
+    func abandon() {}
 }
 
 /// What a `StalledSink` received, shared with the test that owns the gate.
@@ -63,6 +64,7 @@ final class StalledSink: CassetteEventSink {
 
     func flush() throws(CassetteError) {}
     func finish() throws(CassetteError) {}
+    func abandon() {}
 }
 
 /// Collects log messages so tests can check what was said, and how often.

@@ -8,6 +8,8 @@ public protocol CassetteEventSink: AnyObject {
     func append(_ event: SessionEvent) throws(CassetteError)
     func flush() throws(CassetteError)
     func finish() throws(CassetteError)
+    /// Gives up on the file (an atomic writer removes its partial file).
+    func abandon()
 }
 
 extension CassetteWriter: CassetteEventSink {}
@@ -147,6 +149,21 @@ public final class CassetteRecorder: Sendable {
                 self.drain()
                 let report = self.closeSink()
                 continuation.resume(returning: report)
+            }
+        }
+    }
+
+    /// Drops everything queued and abandons the cassette: for a recording that never started.
+    public func abandon() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.withLock { state in
+                state.closed = true
+                state.events.removeAll()
+                state.pendingGaps.removeAll()
+            }
+            writerQueue.async {
+                self.output.withLock { $0.sink.abandon() }
+                continuation.resume()
             }
         }
     }
