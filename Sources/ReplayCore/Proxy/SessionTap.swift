@@ -176,8 +176,9 @@ public struct SessionTap: Sendable {
         stopping = true
         var actions: [Action] = []
         for side in [ProxySide.client, .server] {
-            let state = self[side]
-            guard !state.closing, state.phase != .gone else { continue }
+            // Sides already closing are closed again: one waiting to drain to a peer that
+            // does not read would otherwise hold the stop up.
+            guard self[side].phase != .gone else { continue }
             self[side].closing = true
             self[side].ending = self[side].ending ?? .closedByProxy
             actions.append(.close(side))
