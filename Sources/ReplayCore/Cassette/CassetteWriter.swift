@@ -13,6 +13,8 @@ public final class CassetteWriter {
     public let path: String
     private let writtenPath: String
     private let atomic: Bool
+    /// Whether an atomic file already has its final name.
+    private var published = false
     private var descriptor: Int32
     private var buffer: [UInt8] = []
     private let encoder = CassetteEncoder()
@@ -76,9 +78,19 @@ public final class CassetteWriter {
         }
         _ = close(descriptor)
         descriptor = -1
-        if atomic, rename(writtenPath, path) != 0 {
+        try publish()
+    }
+
+    /// Gives an atomic file its final name now, while writing goes on into it. A recorder calls
+    /// this once it knows it will record (the proxy is listening), so a start that fails never
+    /// replaces an existing cassette, and a crash after it leaves the lines under the final name.
+    public func publish() throws(CassetteError) {
+        guard atomic, !published else { return }
+        try flush()
+        if rename(writtenPath, path) != 0 {
             throw .cannotWrite(path: path, reason: String(cString: strerror(errno)))
         }
+        published = true
     }
 
     /// Closes without completing: an atomic writer removes its partial file.
@@ -88,6 +100,6 @@ public final class CassetteWriter {
             descriptor = -1
         }
         buffer.removeAll()
-        if atomic { _ = unlink(writtenPath) }
+        if atomic, !published { _ = unlink(writtenPath) }
     }
 }

@@ -1,0 +1,268 @@
+import Dispatch
+import Logging
+import Synchronization
+
+/// Where a `CassetteRecorder` puts events. `CassetteWriter` is the real one; tests put a
+/// failing one in its place to show that a broken disk never breaks forwarding.
+public protocol CassetteEventSink: AnyObject {
+    func append(_ event: SessionEvent) throws(CassetteError)
+    func flush() throws(CassetteError)
+    func finish() throws(CassetteError)
+    /// Gives up on the file (an atomic writer removes its partial file).
+    func abandon()
+    /// Gives an atomic file its final name now; later events keep going into it.
+    func publish() throws(CassetteError)
+}
+
+extension CassetteEventSink {
+    public func publish() throws(CassetteError) {}
+}
+
+extension CassetteWriter: CassetteEventSink {}
+
+/// A bounded, asynchronous sink that writes the events of every connection into one cassette.
+///
+/// `record(_:)` never touches the disk: it queues the event and returns, so an event loop never
+/// waits on a slow or broken disk. A serial dispatch queue writes the events in order and flushes
+/// whenever it has caught up. When it falls more than `queueLimit` bytes behind, data events are
+/// dropped and recorded as `gap` events (the cassette says what is missing) instead of growing
+/// memory. A write error is logged once at error level; later events are counted and discarded.
+public final class CassetteRecorder: Sendable {
+    /// What happened to the events handed to a recorder.
+    public struct Report: Sendable, Equatable {
+        /// Events that reached the sink.
+        public var eventsWritten = 0
+        /// Data events dropped because the writer was too far behind.
+        public var dataEventsDropped = 0
+        /// Bytes in those dropped events (each recorded in a `gap` event).
+        public var bytesDropped = 0
+        /// Events not written because the sink failed.
+        public var eventsLost = 0
+        /// The first write error.
+        public var firstError: CassetteError?
+
+        /// Whether every event reached the cassette.
+        public var isComplete: Bool { dataEventsDropped == 0 && eventsLost == 0 && firstError == nil }
+    }
+
+    private struct GapKey: Hashable {
+        var session: Int
+        var direction: Direction
+    }
+
+    private struct Queue: Sendable {
+        var events: [SessionEvent] = []
+        var queuedBytes = 0
+        var drainScheduled = false
+        var closed = false
+        /// Dropped bytes not yet written as a `gap`, with the offset of the first dropped chunk.
+        var pendingGaps: [GapKey: (offset: Int64, bytes: Int)] = [:]
+        var dataEventsDropped = 0
+        var bytesDropped = 0
+        var warnedAboutDropping = false
+        var lateEvents = 0
+    }
+
+    private struct Output {
+        var sink: any CassetteEventSink
+        var failed: CassetteError?
+        var eventsWritten = 0
+        var eventsLost = 0
+    }
+
+    /// The cassette's path, for messages.
+    public let path: String
+    /// How many bytes of events may wait for the writer before data is dropped.
+    public let queueLimit: Int
+    private let logger: Logger
+    private let queue = Mutex(Queue())
+    private let output: Mutex<Output>
+    private let writerQueue = DispatchQueue(label: "replayd.cassette-recorder")
+
+    /// A recorder writing into `sink` (which it owns from now on).
+    public init(sink: sending any CassetteEventSink, path: String, queueLimit: Int = 32 * 1024 * 1024, logger: Logger) {
+        self.path = path
+        self.queueLimit = queueLimit
+        self.logger = logger
+        self.output = Mutex(Output(sink: sink))
+    }
+
+    /// Queues one event for the cassette. Never blocks on I/O; safe from any thread.
+    public func record(_ event: SessionEvent) {
+        var warnDropping = false
+        var scheduleDrain = false
+        var lostLate = false
+        queue.withLock { state in
+            guard !state.closed else {
+                state.lateEvents += 1
+                lostLate = state.lateEvents == 1
+                return
+            }
+            let cost = Self.cost(of: event)
+            if case .data(let direction, let bytes) = event.kind, state.queuedBytes + cost > queueLimit {
+                let key = GapKey(session: event.session, direction: direction)
+                let gap = state.pendingGaps[key] ?? (offset: event.offset, bytes: 0)
+                state.pendingGaps[key] = (gap.offset, gap.bytes + bytes.count)
+                state.dataEventsDropped += 1
+                state.bytesDropped += bytes.count
+                if !state.warnedAboutDropping {
+                    state.warnedAboutDropping = true
+                    warnDropping = true
+                }
+                return
+            }
+            // Missing bytes are written where they went missing: before what follows them.
+            if !state.pendingGaps.isEmpty {
+                for direction in Direction.allCases {
+                    let key = GapKey(session: event.session, direction: direction)
+                    let isThisDirection: Bool
+                    if case .data(let dataDirection, _) = event.kind { isThisDirection = dataDirection == direction } else { isThisDirection = true }
+                    guard isThisDirection, let gap = state.pendingGaps.removeValue(forKey: key) else { continue }
+                    state.events.append(SessionEvent(session: event.session, offset: gap.offset, kind: .gap(direction, gap.bytes)))
+                    state.queuedBytes += 64
+                }
+            }
+            state.events.append(event)
+            state.queuedBytes += cost
+            if !state.drainScheduled {
+                state.drainScheduled = true
+                scheduleDrain = true
+            }
+        }
+        if warnDropping {
+            logger.error("cassette writer is more than \(queueLimit) bytes behind: dropping data events and recording them as gaps; forwarding continues", metadata: ["cassette": "\(path)"])
+        }
+        if lostLate {
+            logger.error("an event arrived after the cassette was closed and was not recorded", metadata: ["cassette": "\(path)", "session": "\(event.session)"])
+        }
+        if scheduleDrain {
+            writerQueue.async { self.drain() }
+        }
+    }
+
+    /// Writes everything queued, closes the cassette and reports what was (not) written.
+    /// Events recorded after this call are counted as lost.
+    public func finish() async -> Report {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Report, Never>) in
+            queue.withLock { state in
+                for (key, gap) in state.pendingGaps.sorted(by: { $0.key.session < $1.key.session }) {
+                    state.events.append(SessionEvent(session: key.session, offset: gap.offset, kind: .gap(key.direction, gap.bytes)))
+                }
+                state.pendingGaps.removeAll()
+                state.closed = true
+            }
+            writerQueue.async {
+                self.drain()
+                let report = self.closeSink()
+                continuation.resume(returning: report)
+            }
+        }
+    }
+
+    /// Drops everything queued and abandons the cassette: for a recording that never started.
+    /// Gives the cassette its final name while recording goes on, so that from now on a crash
+    /// leaves every flushed line under the name the user asked for.
+    public func publish() async throws(CassetteError) {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<CassetteError?, Never>) in
+            writerQueue.async {
+                let failure = self.output.withLock { state -> CassetteError? in
+                    do throws(CassetteError) { try state.sink.publish() } catch { return error }
+                    return nil
+                }
+                continuation.resume(returning: failure)
+            }
+        }
+        if let result { throw result }
+    }
+
+    public func abandon() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.withLock { state in
+                state.closed = true
+                state.events.removeAll()
+                state.pendingGaps.removeAll()
+            }
+            writerQueue.async {
+                self.output.withLock { $0.sink.abandon() }
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Runs on `writerQueue` only.
+    private func drain() {
+        while true {
+            let batch = queue.withLock { state -> [SessionEvent] in
+                let batch = state.events
+                state.events.removeAll(keepingCapacity: false)
+                if batch.isEmpty { state.drainScheduled = false }
+                return batch
+            }
+            if batch.isEmpty {
+                write(countsAsEvent: false) { sink throws(CassetteError) in try sink.flush() }
+                return
+            }
+            for event in batch {
+                write(countsAsEvent: true) { sink throws(CassetteError) in try sink.append(event) }
+            }
+            // The batch's memory is released only now, so the limit covers it while it is written.
+            let batchBytes = batch.reduce(0) { $0 + Self.cost(of: $1) }
+            queue.withLock { state in state.queuedBytes -= batchBytes }
+        }
+    }
+
+    /// One sink operation; after the first failure the sink is left alone and events are counted.
+    private func write(countsAsEvent: Bool, _ operation: (any CassetteEventSink) throws(CassetteError) -> Void) {
+        let count = countsAsEvent ? 1 : 0
+        let firstFailure = output.withLock { state -> CassetteError? in
+            guard state.failed == nil else {
+                state.eventsLost += count
+                return nil
+            }
+            do throws(CassetteError) {
+                try operation(state.sink)
+                state.eventsWritten += count
+                return nil
+            } catch {
+                state.failed = error
+                state.eventsLost += count
+                return error
+            }
+        }
+        if let firstFailure {
+            logger.error("cannot write the cassette: \(firstFailure); recording stopped, traffic is still forwarded", metadata: ["cassette": "\(path)"])
+        }
+    }
+
+    private func closeSink() -> Report {
+        let queueState = queue.withLock { state in (state.dataEventsDropped, state.bytesDropped, state.lateEvents) }
+        var report = output.withLock { state -> Report in
+            if state.failed == nil {
+                do throws(CassetteError) {
+                    try state.sink.finish()
+                } catch {
+                    state.failed = error
+                }
+            } else {
+                // Write what the buffer still holds if the disk recovered; the error is already known.
+                try? state.sink.finish()
+            }
+            return Report(eventsWritten: state.eventsWritten, dataEventsDropped: 0, bytesDropped: 0, eventsLost: state.eventsLost, firstError: state.failed)
+        }
+        report.dataEventsDropped = queueState.0
+        report.bytesDropped = queueState.1
+        report.eventsLost += queueState.2
+        if let error = report.firstError {
+            logger.error("the cassette is incomplete: \(report.eventsLost) event(s) were not written (first error: \(error))", metadata: ["cassette": "\(path)"])
+        }
+        if report.dataEventsDropped > 0 {
+            logger.error("the cassette is incomplete: \(report.dataEventsDropped) data event(s), \(report.bytesDropped) bytes, were dropped because the writer fell behind (recorded as gaps)", metadata: ["cassette": "\(path)"])
+        }
+        return report
+    }
+
+    private static func cost(of event: SessionEvent) -> Int {
+        if case .data(_, let bytes) = event.kind { return bytes.count + 64 }
+        return 128
+    }
+}

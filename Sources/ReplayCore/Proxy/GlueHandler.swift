@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+
+/// One end of a proxied connection. Two of these, one in each channel, are glued through a
+/// `ProxySession` on one event loop: bytes read on one side are written to the other.
+///
+/// Backpressure: a `read()` is held back while the other side's channel is not writable and
+/// resumed when it becomes writable again, so a slow reader slows the reading on the other
+/// side and memory stays bounded whatever the transfer size.
+final class GlueHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let side: ProxySide
+    /// Cleared when the session is over, which breaks the reference cycle.
+    var session: ProxySession?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+
+    init(side: ProxySide, session: ProxySession) {
+        self.side = side
+        self.session = session
+    }
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+    var channel: Channel? { context?.channel }
+
+    // MARK: Events from the channel, handed to the session
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if side == .server { session?.upstreamActive() } else { session?.clientActive() }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        session?.read(unwrapInboundIn(data), from: side)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        session?.readComplete(from: side)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            session?.inputClosed(side)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Not passed on: the session records it, and the channel closes itself after a read error.
+        session?.failed(side, error: error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        session?.inactive(side)
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { session?.becameWritable(side) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if session?.partnerIsWritable(side) ?? true {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    // MARK: Actions, called by the session
+
+    func write(_ buffer: ByteBuffer) {
+        context?.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
+    /// The partner became writable: do the read that was held back.
+    func resumeReading() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    /// Sends what is queued, then FIN. (A close of the output escalates to a full close in
+    /// SwiftNIO when the input is already closed, and a full close drops queued writes, so the
+    /// queue is drained first: an empty write completes after every write before it.)
+    func shutdownOutput() {
+        guard let context else { return }
+        let channel = context.channel
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: promise)
+        promise.futureResult.whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+        }
+    }
+
+    /// Aborts the connection: the peer sees RST.
+    func reset() {
+        guard let context else { return }
+        let channel = context.channel
+        guard let options = channel as? SocketOptionProvider else {
+            channel.close(promise: nil)
+            return
+        }
+        // SO_LINGER {1, 0}: close() then sends RST instead of FIN.
+        options.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    /// Sends what is queued, then closes.
+    func drainAndClose() {
+        guard let context else { return }
+        let channel = context.channel
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: promise)
+        promise.futureResult.whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    func close() {
+        context?.close(promise: nil)
+    }
+
+    func startReading() {
+        guard let context else { return }
+        try? context.channel.syncOptions?.setOption(.autoRead, value: true)
+    }
+}

@@ -1,0 +1,193 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One proxied connection on one event loop: owns the `SessionTap`, runs its actions on the two
+/// `GlueHandler`s, connects the upstream, and hands events to the cassette recorder.
+final class ProxySession {
+    private var tap: SessionTap
+    private let eventLoop: EventLoop
+    private let recorder: CassetteRecorder
+    private let logger: Logger
+    private let onFinished: (ConnectionSummary) -> Void
+    private var client: GlueHandler?
+    private var server: GlueHandler?
+    private var upstreamChannel: Channel?
+    private var cancelUpstream = false
+    private var upstreamReady = false
+    private var clientIsActive = false
+    private var stopRequested = false
+    private var connectStarted: Int64 = 0
+    /// Bytes the client sent before the upstream was connected (only possible when the client
+    /// closed early: SwiftNIO then reads to EOF even with autoRead off). Sent once connected.
+    private var heldForServer: [ByteBuffer] = []
+
+    init(
+        tap: SessionTap, upstream: SocketAddress, connectTimeout: TimeAmount, eventLoop: EventLoop,
+        recorder: CassetteRecorder, logger: Logger, onFinished: @escaping (ConnectionSummary) -> Void
+    ) {
+        self.tap = tap
+        self.upstream = upstream
+        self.connectTimeout = connectTimeout
+        self.eventLoop = eventLoop
+        self.recorder = recorder
+        self.logger = logger
+        self.onFinished = onFinished
+    }
+
+    private static func now() -> Int64 {
+        Int64(NIODeadline.now().uptimeNanoseconds)
+    }
+
+    private let upstream: SocketAddress
+    private let connectTimeout: TimeAmount
+
+    /// Adds the client glue to the accepted channel (not registered yet) and records `open`.
+    /// The upstream connection starts once the client channel is active (`clientActive`), so
+    /// that closing the client always produces `channelInactive` and so the session's `end`.
+    func start(clientChannel: Channel) throws {
+        let clientGlue = GlueHandler(side: .client, session: self)
+        client = clientGlue
+        server = GlueHandler(side: .server, session: self)
+        try clientChannel.pipeline.syncOperations.addHandler(clientGlue)
+        run(tap.accepted())
+    }
+
+    func clientActive() {
+        clientIsActive = true
+        if stopRequested {
+            run(tap.stop(now: Self.now()))
+        }
+        guard let serverGlue = server else { return }
+        if cancelUpstream {
+            // Stopped before the attempt began: the upstream side is over without one.
+            upstreamFailed(ChannelError.ioOnClosedChannel)
+            return
+        }
+        connectStarted = Self.now()
+        let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
+        let loopBoundGlue = NIOLoopBound(serverGlue, eventLoop: eventLoop)
+        let connected = ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let session = loopBoundSelf.value
+                    if session.cancelUpstream { throw ChannelError.ioOnClosedChannel }
+                    session.upstreamChannel = channel
+                    try channel.pipeline.syncOperations.addHandler(loopBoundGlue.value)
+                }
+            }
+            .connect(to: upstream)
+        connected.assumeIsolated().whenFailure { error in
+            self.upstreamFailed(error)
+        }
+    }
+
+    // MARK: Events from the glue handlers
+
+    func upstreamActive() {
+        run(tap.upstreamConnected(now: Self.now()))
+    }
+
+    private func upstreamFailed(_ error: any Error) {
+        let now = Self.now()
+        let failure = UpstreamConnectFailure.classify(error, elapsed: now - connectStarted)
+        run(tap.upstreamFailed(failure, now: now))
+    }
+
+    func read(_ buffer: ByteBuffer, from side: ProxySide) {
+        let event = tap.read(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [], from: side, now: Self.now())
+        recorder.record(event)
+        if side == .client, !upstreamReady {
+            heldForServer.append(buffer)
+        } else {
+            glue(side.partner)?.write(buffer)
+        }
+    }
+
+    func readComplete(from side: ProxySide) {
+        (side == .client ? server : client)?.flush()
+    }
+
+    func inputClosed(_ side: ProxySide) {
+        run(tap.inputClosed(side, now: Self.now()))
+    }
+
+    func failed(_ side: ProxySide, error: any Error) {
+        logger.debug("\(side.rawValue) side failed: \(error)")
+        run(tap.failed(side, now: Self.now()))
+    }
+
+    func inactive(_ side: ProxySide) {
+        run(tap.inactive(side, now: Self.now()))
+    }
+
+    func partnerIsWritable(_ side: ProxySide) -> Bool {
+        (side == .client ? server : client)?.isWritable ?? false
+    }
+
+    /// `side` can take writes again: resume the held read on the other side.
+    func becameWritable(_ side: ProxySide) {
+        (side == .client ? server : client)?.resumeReading()
+    }
+
+    /// The proxy is stopping. Before the client channel is active a close would go unseen,
+    /// so the stop waits for `clientActive`.
+    func stop() {
+        guard clientIsActive else {
+            stopRequested = true
+            return
+        }
+        run(tap.stop(now: Self.now()))
+    }
+
+    // MARK: Carrying out the tap's actions
+
+    private func run(_ actions: [SessionTap.Action]) {
+        for action in actions {
+            switch action {
+            case .record(let event):
+                recorder.record(event)
+            case .startReadingClient:
+                upstreamReady = true
+                if let server {
+                    for buffer in heldForServer { server.write(buffer) }
+                    heldForServer.removeAll()
+                    server.flush()
+                }
+                client?.startReading()
+            case .shutdownOutput(let side):
+                glue(side)?.shutdownOutput()
+            case .drainAndClose(let side):
+                glue(side)?.drainAndClose()
+            case .reset(let side):
+                glue(side)?.reset()
+            case .close(let side):
+                if side == .client {
+                    client?.close()
+                } else if let upstreamChannel {
+                    // Also cancels an attempt still in progress.
+                    upstreamChannel.close(promise: nil)
+                } else {
+                    cancelUpstream = true
+                }
+            case .finished(let summary):
+                var logger = logger
+                logger[metadataKey: "bytes-c2s"] = "\(summary.bytesClientToServer)"
+                logger[metadataKey: "bytes-s2c"] = "\(summary.bytesServerToClient)"
+                logger.info("\(summary.line)")
+                client?.session = nil
+                server?.session = nil
+                client = nil
+                server = nil
+                upstreamChannel = nil
+                onFinished(summary)
+            }
+        }
+    }
+
+    private func glue(_ side: ProxySide) -> GlueHandler? {
+        side == .client ? client : server
+    }
+}
