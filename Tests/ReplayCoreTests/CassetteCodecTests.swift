@@ -118,6 +118,21 @@ struct CassetteCodecTests {
         #expect(try Cassette.load(path: path).sessions.count == 1)
     }
 
+    @Test("a published atomic writer grows in place under its final name, and keeps it when abandoned")
+    func publishedWriter() throws {
+        let directory = try TestPaths.temporaryDirectory("codec")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/live.cassette"
+        let writer = try CassetteWriter(path: path, header: CassetteHeader(source: .record), atomic: true, bufferLimit: 0)
+        try writer.publish()
+        try writer.append(SessionEvent(session: 1, offset: 0, kind: .open(open)))
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(!FileManager.default.fileExists(atPath: path + ".partial"))
+        #expect(try Cassette.load(path: path).sessions.count == 1)
+        writer.abandon()
+        #expect(try Cassette.load(path: path).sessions.count == 1)
+    }
+
     @Test("a person can change 250 to 450 in an editor and the cassette says 450")
     func humanEdit() throws {
         let directory = try TestPaths.temporaryDirectory("codec")
