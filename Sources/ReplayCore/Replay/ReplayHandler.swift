@@ -75,7 +75,7 @@ final class ReplayHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         cancelWakeup()
         // Gone without the machine deciding it: the client reset it, or the server is stopping.
-        _ = machine.clientReset(at: Self.now())
+        _ = machine.connectionLost(at: Self.now())
         report()
         context.fireChannelInactive()
     }

@@ -96,6 +96,21 @@ public struct ReplayMachine: Sendable {
         return finish(.clientReset(stepsDone: next, steps: plan.steps.count), with: [.close])
     }
 
+    /// The connection is gone without the machine having closed it. NIO reports a client's
+    /// FIN this way once our own output is already shut down, so after the server's FIN this
+    /// is the client closing; otherwise the client reset it.
+    public mutating func connectionLost(at now: Int64) -> [ReplayAction] {
+        switch state {
+        case .finished:
+            return []
+        case .awaitingClientClose:
+            clientClosedAt = clientClosedAt ?? now
+            return finish(.serverFINClientClosed, with: [])
+        case .idle, .running, .holding:
+            return finish(.clientReset(stepsDone: next, steps: plan.steps.count), with: [])
+        }
+    }
+
     /// The server is shutting down.
     public mutating func stop(at now: Int64) -> [ReplayAction] {
         guard state != .finished else { return [] }

@@ -29,7 +29,7 @@ public enum ReplayOutcome: Sendable, Equatable, CustomStringConvertible {
         case .holdExpired: return "server silent as recorded, --hold expired"
         case .clientClosedWhileWaiting(let missing):
             return "client closed while the recording still expected \(missing) more client byte\(missing == 1 ? "" : "s")"
-        case .clientReset(let done, let steps): return "client reset the connection after \(done) of \(steps) server steps"
+        case .clientReset(let done, let steps): return "client reset or lost the connection after \(done) of \(steps) server steps"
         case .stopped: return "server stopped"
         }
     }
