@@ -7,6 +7,9 @@ struct Replayd: AsyncParsableCommand {
         commandName: "replayd",
         abstract: "Record TCP sessions into cassettes and replay them with their original timing.",
         version: ReplaydVersion.current,
-        subcommands: [RecordCommand.self, ShowCommand.self, CatCommand.self, ImportCommand.self, ExportCommand.self]
+        subcommands: [
+            RecordCommand.self, ReplayCommand.self, ShowCommand.self, CatCommand.self,
+            ImportCommand.self, ExportCommand.self,
+        ]
     )
 }

@@ -1,0 +1,21 @@
+/// What the replay machine asks its I/O layer to do, in order.
+public enum ReplayAction: Sendable, Equatable {
+    /// Write these bytes to the client and flush them as one write.
+    case send([UInt8])
+    /// Half-close the output (FIN); keep reading.
+    case halfClose
+    /// Abort the connection: SO_LINGER {1, 0}, then close, so the client sees RST.
+    case reset
+    /// Close the connection fully.
+    case close
+    /// Call `timerFired(at:)` at this absolute monotonic time (nanoseconds). Replaces any
+    /// wakeup asked for before: the machine never needs more than one.
+    case scheduleWakeup(at: Int64)
+    /// Drop the pending wakeup.
+    case cancelWakeup
+    /// Everything recorded has been sent and the server stays silent: the connection is held
+    /// open until the client closes it or `until` (when not `nil`) passes.
+    case hold(until: Int64?)
+    /// The recording lost server bytes that cannot be replayed (asked for once per connection).
+    case warnGapSkipped(bytes: Int)
+}

@@ -1,0 +1,222 @@
+/// The server side of one replayed connection, without I/O: it is told what the client did and
+/// what time it is, and answers with the actions to carry out.
+///
+/// Timing rule: a step is due `delay` (scaled) after the later of the previous step and the
+/// moment the replaying client reached the progress the step waits for (its cumulative byte
+/// count, its FIN). So the recorded server think time is kept whether the client is faster or
+/// slower than the recorded one, and chunks never overtake each other. A step that is due at
+/// once runs in the same call; otherwise the machine asks for a wakeup.
+///
+/// Times are monotonic nanoseconds chosen by the caller; the machine never reads a clock.
+public struct ReplayMachine: Sendable {
+    private enum State: Sendable, Equatable {
+        case idle
+        /// Working through the plan.
+        case running
+        /// The server sent its FIN; waiting for the client to close.
+        case awaitingClientClose(holdUntil: Int64?)
+        /// Everything was sent and the server stays silent.
+        case holding(until: Int64?)
+        case finished
+    }
+
+    public let plan: ReplayPlan
+    public let options: ReplayOptions
+    private var state: State = .idle
+    /// Index of the next step to carry out.
+    private var next = 0
+    /// When the previous step was carried out (or the connection opened).
+    private var lastDoneAt: Int64 = 0
+    /// For each step, when the replaying client reached the byte count the step waits for.
+    private var reachedAt: [Int64]
+    /// How many entries of `reachedAt` are known.
+    private var reachedCount = 0
+    private var clientClosedAt: Int64?
+    private var wakeup: Int64?
+    private var gapWarned = false
+
+    /// Bytes sent to the client so far.
+    public private(set) var bytesSent = 0
+    /// Bytes received from the client so far.
+    public private(set) var bytesReceived = 0
+    /// Server bytes the recording had that could not be sent (gaps).
+    public private(set) var bytesSkipped = 0
+    /// How the connection ended; `nil` while it goes on.
+    public private(set) var outcome: ReplayOutcome?
+
+    public init(plan: ReplayPlan, options: ReplayOptions = ReplayOptions()) {
+        self.plan = plan
+        self.options = options
+        self.reachedAt = Array(repeating: 0, count: plan.steps.count)
+    }
+
+    public init(session: Session, options: ReplayOptions = ReplayOptions()) {
+        self.init(plan: ReplayPlan(session: session), options: options)
+    }
+
+    /// Whether the machine has nothing more to do.
+    public var isFinished: Bool { state == .finished }
+
+    /// The client connected.
+    public mutating func connected(at now: Int64) -> [ReplayAction] {
+        guard state == .idle else { return [] }
+        state = .running
+        lastDoneAt = now
+        markReached(at: now)
+        return advance(now)
+    }
+
+    /// The client sent `byteCount` more bytes.
+    public mutating func clientSent(byteCount: Int, at now: Int64) -> [ReplayAction] {
+        bytesReceived += max(0, byteCount)
+        guard state == .running else { return [] }
+        markReached(at: now)
+        return advance(now)
+    }
+
+    /// The client half-closed its side (FIN).
+    public mutating func clientClosed(at now: Int64) -> [ReplayAction] {
+        guard clientClosedAt == nil else { return [] }
+        clientClosedAt = now
+        switch state {
+        case .idle, .finished:
+            return []
+        case .running:
+            return advance(now)
+        case .awaitingClientClose:
+            return finish(.serverFINClientClosed, with: [.close])
+        case .holding:
+            return finish(.clientClosedWhileSilent, with: [.close])
+        }
+    }
+
+    /// The client reset the connection, or it failed: nothing more can be sent.
+    public mutating func clientReset(at now: Int64) -> [ReplayAction] {
+        guard state != .finished else { return [] }
+        return finish(.clientReset(stepsDone: next, steps: plan.steps.count), with: [.close])
+    }
+
+    /// The connection is gone without the machine having closed it. NIO reports a client's
+    /// FIN this way once our own output is already shut down, so after the server's FIN this
+    /// is the client closing; otherwise the client reset it.
+    public mutating func connectionLost(at now: Int64) -> [ReplayAction] {
+        switch state {
+        case .finished:
+            return []
+        case .awaitingClientClose:
+            clientClosedAt = clientClosedAt ?? now
+            return finish(.serverFINClientClosed, with: [])
+        case .idle, .running, .holding:
+            return finish(.clientReset(stepsDone: next, steps: plan.steps.count), with: [])
+        }
+    }
+
+    /// The server is shutting down.
+    public mutating func stop(at now: Int64) -> [ReplayAction] {
+        guard state != .finished else { return [] }
+        return finish(.stopped, with: [.close])
+    }
+
+    /// The wakeup asked for with `.scheduleWakeup` came (possibly late, or stale).
+    public mutating func timerFired(at now: Int64) -> [ReplayAction] {
+        switch state {
+        case .idle, .finished:
+            return []
+        case .running:
+            wakeup = nil
+            return advance(now)
+        case .awaitingClientClose(let until), .holding(let until):
+            guard let until else { return [] }
+            if now < until {
+                wakeup = until
+                return [.scheduleWakeup(at: until)]
+            }
+            wakeup = nil
+            let isFIN: Bool
+            if case .awaitingClientClose = state { isFIN = true } else { isFIN = false }
+            return finish(isFIN ? .serverFINHoldExpired : .holdExpired, with: [.close])
+        }
+    }
+
+    // MARK: - Internals
+
+    /// Records `now` as the time the client reached the byte count of every step it now covers.
+    private mutating func markReached(at now: Int64) {
+        while reachedCount < plan.steps.count, plan.steps[reachedCount].clientBytes <= bytesReceived {
+            reachedAt[reachedCount] = now
+            reachedCount += 1
+        }
+    }
+
+    /// Carries out every step that is due, then asks for a wakeup, waits for the client, or holds.
+    private mutating func advance(_ now: Int64) -> [ReplayAction] {
+        var actions: [ReplayAction] = []
+        while state == .running, next < plan.steps.count {
+            let step = plan.steps[next]
+            let needsClose = step.afterClientClose && clientClosedAt == nil
+            guard next < reachedCount, !needsClose else {
+                // Blocked on the client. If it has closed, the bytes can never come.
+                if clientClosedAt != nil {
+                    return actions + finish(.clientClosedWhileWaiting(missing: step.clientBytes - bytesReceived), with: [.close])
+                }
+                return actions
+            }
+            var ready = max(lastDoneAt, reachedAt[next])
+            if step.afterClientClose, let closedAt = clientClosedAt { ready = max(ready, closedAt) }
+            let due = ready + options.scaled(step.delay)
+            if due > now {
+                if wakeup != due {
+                    wakeup = due
+                    actions.append(.scheduleWakeup(at: due))
+                }
+                return actions
+            }
+            // Count from when the step was due, not when the timer came, so lateness does not add up.
+            lastDoneAt = due
+            next += 1
+            actions += carryOut(step.action, now: now)
+        }
+        if state == .running, next == plan.steps.count {
+            if clientClosedAt != nil { return actions + finish(.clientClosedWhileSilent, with: [.close]) }
+            let until = options.hold.map { now + $0 }
+            state = .holding(until: until)
+            actions.append(.hold(until: until))
+            if let until { wakeup = until; actions.append(.scheduleWakeup(at: until)) }
+        }
+        return actions
+    }
+
+    private mutating func carryOut(_ action: ReplayPlan.Action, now: Int64) -> [ReplayAction] {
+        switch action {
+        case .send(let bytes):
+            bytesSent += bytes.count
+            return [.send(bytes)]
+        case .skipGap(let count):
+            bytesSkipped += count
+            if gapWarned { return [] }
+            gapWarned = true
+            return [.warnGapSkipped(bytes: count)]
+        case .halfClose:
+            if clientClosedAt != nil { return finish(.serverFINClientClosed, with: [.halfClose, .close]) }
+            let until = options.hold.map { now + $0 }
+            state = .awaitingClientClose(holdUntil: until)
+            guard let until else { return [.halfClose] }
+            wakeup = until
+            return [.halfClose, .scheduleWakeup(at: until)]
+        case .reset:
+            return finish(.serverReset, with: [.reset])
+        case .connectFailed(let failure):
+            return finish(.connectFailure(failure), with: [.close])
+        }
+    }
+
+    private mutating func finish(_ outcome: ReplayOutcome, with actions: [ReplayAction]) -> [ReplayAction] {
+        state = .finished
+        self.outcome = outcome
+        if wakeup != nil {
+            wakeup = nil
+            return [.cancelWakeup] + actions
+        }
+        return actions
+    }
+}
