@@ -50,28 +50,24 @@ struct RecordCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let quiet = self.quiet
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = quiet ? .warning : .info
-            return handler
-        }
-        let logger = Logger(label: "replayd.record")
+        let logger = bootstrapLogging(label: "replayd.record", quiet: quiet)
         do {
             try await record(logger: logger)
-        } catch let error as ProxyError {
-            FileHandleStderr.write("replayd: error: \(error)\n")
-            throw ExitCode(1)
-        } catch let error as CassetteError {
-            FileHandleStderr.write("replayd: error: \(error)\n")
-            throw ExitCode(1)
+        } catch {
+            throw failure(error)
         }
     }
 
     private func record(logger: Logger) async throws {
-        let listenEndpoint = try ProxyEndpoint(parsing: listen, defaultHost: "127.0.0.1")
-        let upstreamEndpoint = try ProxyEndpoint(parsing: upstream)
-        let upstreamAddress = try upstreamEndpoint.resolve()
+        let listenEndpoint = try HostPort(parsing: listen, defaultHost: "127.0.0.1")
+        let upstreamEndpoint = try HostPort(parsing: upstream)
+        let upstreamAddress: SocketAddress
+        do {
+            upstreamAddress = try upstreamEndpoint.resolve()
+        } catch {
+            guard case .cannotResolve(let name, let reason) = error else { throw error }
+            throw CommandError("cannot resolve upstream \(name): \(reason)")
+        }
         let options = ProxyOptions(
             listen: listenEndpoint, upstream: upstreamAddress, upstreamName: upstreamEndpoint.description,
             connectTimeout: .nanoseconds(Int64(connectTimeout * 1e9))
@@ -98,51 +94,11 @@ struct RecordCommand: AsyncParsableCommand {
             await recorder.abandon()
             throw error
         }
-        FileHandleStderr.write("listening on \(bound.ipAddress ?? listenEndpoint.host):\(bound.port ?? listenEndpoint.port)\n")
+        printToStandardError("listening on \(bound.ipAddress ?? listenEndpoint.host):\(bound.port ?? listenEndpoint.port)")
         let signal = await signals.next()
         logger.info("received signal \(signal); stopping")
         await proxy.stop()
         let report = await recorder.finish()
         logger.info("cassette \(output) closed: \(report.eventsWritten) events")
-    }
-}
-
-/// Unbuffered writes to stderr (the "listening on" line must reach a waiting test at once).
-enum FileHandleStderr {
-    static func write(_ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { raw in
-                Glibc.write(2, raw.baseAddress! + offset, raw.count - offset)
-            }
-            if written <= 0 { if errno == EINTR { continue } else { return } }
-            offset += written
-        }
-    }
-}
-
-/// Turns SIGINT/SIGTERM into an awaitable value instead of the default termination.
-final class SignalWaiter {
-    private let sources: [any DispatchSourceSignal]
-    private let stream: AsyncStream<Int32>
-
-    init(signals: [Int32]) {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        var sources: [any DispatchSourceSignal] = []
-        for number in signals {
-            Glibc.signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            sources.append(source)
-        }
-        self.sources = sources
-    }
-
-    func next() async -> Int32 {
-        for await number in stream { return number }
-        return 0
     }
 }

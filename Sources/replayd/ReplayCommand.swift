@@ -62,25 +62,18 @@ struct ReplayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (host, port) = try Self.parseListen(listen)
-        let level: Logger.Level = quiet ? .warning : .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        var logger = Logger(label: "replayd.replay")
-        logger.logLevel = level
+        let endpoint = try Self.parseListen(listen)
+        let logger = bootstrapLogging(label: "replayd.replay", quiet: quiet)
 
         let cassetteFile: Cassette
         do {
             cassetteFile = try Cassette.load(path: cassette)
         } catch {
-            throw Self.fail("\(error)")
+            throw failure(error)
         }
         for warning in cassetteFile.warnings { logger.warning("\(cassette): \(warning)") }
         guard !cassetteFile.sessions.isEmpty else {
-            throw Self.fail("\(cassette): the cassette holds no sessions; there is nothing to replay")
+            throw failure(CommandError("\(cassette): the cassette holds no sessions; there is nothing to replay"))
         }
 
         let options = ReplayOptions(speed: speed, noDelay: noDelay,
@@ -88,59 +81,34 @@ struct ReplayCommand: AsyncParsableCommand {
         let dispenser = SessionDispenser(sessions: cassetteFile.sessions, loop: loop)
         let server: ReplayServer
         do {
-            server = try await ReplayServer.start(host: host, port: port, dispenser: dispenser, options: options, logger: logger)
+            server = try await ReplayServer.start(host: endpoint.host, port: endpoint.port, dispenser: dispenser, options: options, logger: logger)
         } catch {
-            throw Self.fail("cannot listen on \(listen): \(error)")
+            throw failure(CommandError("cannot listen on \(listen): \(error)"))
         }
 
         // Stop on SIGINT/SIGTERM: close the listener, which ends the wait below.
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { number in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { server.stopNow() }
-            source.resume()
-            return source
+        let signals = SignalWaiter(signals: [SIGINT, SIGTERM])
+        let stopper = Task {
+            _ = await signals.next()
+            server.stopNow()
         }
 
-        Self.printError("listening on \(server.listeningDescription)")
+        printToStandardError("listening on \(server.listeningDescription)")
         logger.info("replaying \(cassetteFile.sessions.count) session\(cassetteFile.sessions.count == 1 ? "" : "s") from \(cassette)\(loop ? " in a loop" : "")")
         try? await server.closeFuture.get()
-        sources.forEach { $0.cancel() }
+        stopper.cancel()
         logger.info("stopped")
     }
 
-    /// `[HOST:]PORT`, `[v6]:PORT` too.
-    static func parseListen(_ text: String) throws -> (host: String, port: Int) {
-        var host = "127.0.0.1"
-        var portText = Substring(text)
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
-                throw ValidationError("--listen \(text): expected [HOST:]PORT, e.g. 2525, 127.0.0.1:2525 or [::1]:2525")
-            }
-            host = String(text[text.index(after: text.startIndex)..<close])
-            portText = text[text.index(close, offsetBy: 2)...]
-        } else if let colon = text.lastIndex(of: ":") {
-            guard text.firstIndex(of: ":") == colon else {
-                throw ValidationError("--listen \(text): write an IPv6 host in brackets, e.g. [::1]:2525")
-            }
-            host = String(text[..<colon])
-            portText = text[text.index(after: colon)...]
+    /// `[HOST:]PORT`, `[v6]:PORT` too; the host defaults to 127.0.0.1.
+    static func parseListen(_ text: String) throws -> HostPort {
+        do {
+            return try HostPort(parsing: text, defaultHost: "127.0.0.1")
+        } catch {
+            throw ValidationError("--listen: \(error), e.g. 2525, 127.0.0.1:2525 or [::1]:2525")
         }
-        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else {
-            throw ValidationError("--listen \(text): expected [HOST:]PORT with a port from 0 to 65535, e.g. 2525 or 127.0.0.1:2525")
-        }
-        return (host, port)
     }
 
-    private static func printError(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
-        bytes.withUnsafeBytes { raw in _ = write(STDERR_FILENO, raw.baseAddress, raw.count) }
-    }
 
     /// Prints the error the project's way and returns the exit code to throw.
-    private static func fail(_ message: String) -> ExitCode {
-        printError("replayd: error: \(message)")
-        return ExitCode(1)
-    }
 }

@@ -170,7 +170,7 @@ struct ProxyHarness {
         if logger.logLevel > .critical || true, logger.label == "test.proxy" { logger.logLevel = .critical }
         let recorder = CassetteRecorder(sink: writer, path: path, queueLimit: queueLimit, logger: logger)
         let options = ProxyOptions(
-            listen: ProxyEndpoint(host: "127.0.0.1", port: 0),
+            listen: HostPort(host: "127.0.0.1", port: 0),
             upstream: try SocketAddress(ipAddress: "127.0.0.1", port: upstreamPort),
             upstreamName: "127.0.0.1:\(upstreamPort)", connectTimeout: connectTimeout
         )

@@ -85,16 +85,16 @@ struct ProxyUpstreamFailureTests {
 
     @Test("listen and upstream addresses parse, and a bad host is a clear error")
     func endpoints() throws {
-        #expect(try ProxyEndpoint(parsing: "2525", defaultHost: "127.0.0.1") == ProxyEndpoint(host: "127.0.0.1", port: 2525))
-        #expect(try ProxyEndpoint(parsing: "0.0.0.0:25") == ProxyEndpoint(host: "0.0.0.0", port: 25))
-        #expect(try ProxyEndpoint(parsing: "[::1]:8080") == ProxyEndpoint(host: "::1", port: 8080))
-        #expect(try ProxyEndpoint(parsing: "[::1]:8080").description == "[::1]:8080")
-        #expect(throws: ProxyError.self) { try ProxyEndpoint(parsing: "2525") }
-        #expect(throws: ProxyError.self) { try ProxyEndpoint(parsing: "host:99999") }
-        #expect(throws: ProxyError.self) { try ProxyEndpoint(parsing: "host:smtp") }
-        #expect(throws: ProxyError.self) { try ProxyEndpoint(parsing: "::1:25") }
+        #expect(try HostPort(parsing: "2525", defaultHost: "127.0.0.1") == HostPort(host: "127.0.0.1", port: 2525))
+        #expect(try HostPort(parsing: "0.0.0.0:25") == HostPort(host: "0.0.0.0", port: 25))
+        #expect(try HostPort(parsing: "[::1]:8080") == HostPort(host: "::1", port: 8080))
+        #expect(try HostPort(parsing: "[::1]:8080").description == "[::1]:8080")
+        #expect(throws: AddressError.self) { try HostPort(parsing: "2525") }
+        #expect(throws: AddressError.self) { try HostPort(parsing: "host:99999") }
+        #expect(throws: AddressError.self) { try HostPort(parsing: "host:smtp") }
+        #expect(throws: AddressError.self) { try HostPort(parsing: "::1:25") }
         do {
-            _ = try ProxyEndpoint(parsing: "no-such-host.invalid:25").resolve()
+            _ = try HostPort(parsing: "no-such-host.invalid:25").resolve()
             Issue.record("resolving an .invalid host succeeded")
         } catch {
             #expect(error.description.contains("no-such-host.invalid:25"))

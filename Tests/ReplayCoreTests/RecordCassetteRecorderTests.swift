@@ -78,8 +78,8 @@ struct CollectingLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        store.value.withLock { $0.append((level, message.description)) }
+    func log(event: LogEvent) {
+        store.value.withLock { $0.append((event.level, event.message.description)) }
     }
 }
 

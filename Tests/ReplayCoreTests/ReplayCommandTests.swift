@@ -61,6 +61,6 @@ struct ReplayCommandTests {
         let child = try ChildProcess(TestPaths.replayd, ["replay", "x.cassette", "--listen", "127.0.0.1:99999"])
         let status = try await child.wait(timeout: 10)
         #expect(status != 0)
-        #expect(child.stderr.contains("port from 0 to 65535"), "stderr:\n\(child.stderr)")
+        #expect(child.stderr.contains("port number from 0 to 65535"), "stderr:\n\(child.stderr)")
     }
 }
