@@ -1,3 +1,4 @@
+import Synchronization
 import Dispatch
 import Foundation
 import Logging
@@ -17,8 +18,7 @@ struct SocketError: Error, CustomStringConvertible {
 
 /// A plain blocking TCP socket on 127.0.0.1 for test peers, with send and receive timeouts so
 /// that no test can hang on it. Used from `blocking { }` so it never blocks the test's executor.
-final class TestSocket: @unchecked Sendable {
-    // @unchecked: the descriptor is used by one thread at a time in every test.
+final class TestSocket: Sendable {
     let fd: Int32
 
     init(fd: Int32, timeout: Double = 10) {
@@ -30,9 +30,9 @@ final class TestSocket: @unchecked Sendable {
 
     deinit { close() }
 
-    private var closed = false
+    private let closed = Atomic(false)
     func close() {
-        if !closed { closed = true; _ = Glibc.close(fd) }
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) { _ = Glibc.close(fd) }
     }
 
     static func loopback(port: Int) -> sockaddr_in {

@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -5,12 +6,10 @@ import Glibc
 
 /// A program started by a test, with its output collected and a hard deadline, so that a
 /// stuck peer fails the test instead of hanging CI.
-final class ChildProcess: @unchecked Sendable {
-    // @unchecked: Process and Pipe are not Sendable; all access happens through the lock below.
+final class ChildProcess {
     let process = Process()
-    private let lock = NSLock()
-    private var stdoutData = Data()
-    private var stderrData = Data()
+    /// What the program printed, filled by the pipes' handlers on their own threads.
+    private let output = CapturedOutput()
     let name: String
 
     /// Starts `executable` with `arguments`. `stdin` is written then closed when given.
@@ -24,15 +23,14 @@ final class ChildProcess: @unchecked Sendable {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input
-        out.fileHandleForReading.readabilityHandler = { [weak self] handle in
+        let output = self.output
+        out.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            guard let self else { return }
-            self.lock.lock(); self.stdoutData.append(data); self.lock.unlock()
+            output.streams.withLock { $0.stdout.append(data) }
         }
-        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
+        err.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            guard let self else { return }
-            self.lock.lock(); self.stderrData.append(data); self.lock.unlock()
+            output.streams.withLock { $0.stderr.append(data) }
         }
         // Test threads (libdispatch workers) block every signal and a spawned child inherits the
         // mask, so `signal(SIGINT)` would never reach it. Spawn with nothing blocked.
@@ -45,9 +43,9 @@ final class ChildProcess: @unchecked Sendable {
         try? input.fileHandleForWriting.close()
     }
 
-    var stdout: String { lock.lock(); defer { lock.unlock() }; return String(decoding: stdoutData, as: UTF8.self) }
-    var stderr: String { lock.lock(); defer { lock.unlock() }; return String(decoding: stderrData, as: UTF8.self) }
-    var stdoutBytes: [UInt8] { lock.lock(); defer { lock.unlock() }; return [UInt8](stdoutData) }
+    var stdout: String { String(decoding: output.streams.withLock { $0.stdout }, as: UTF8.self) }
+    var stderr: String { String(decoding: output.streams.withLock { $0.stderr }, as: UTF8.self) }
+    var stdoutBytes: [UInt8] { [UInt8](output.streams.withLock { $0.stdout }) }
 
     /// Waits for the program to exit, killing it after `timeout` seconds. Returns its exit status.
     @discardableResult
@@ -130,6 +128,15 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Whether a program is installed.
     static func isInstalled(_ name: String) -> Bool { (try? which(name)) != nil }
+}
+
+/// The bytes a child printed on stdout and stderr, shared with the pipe handlers' threads.
+final class CapturedOutput: Sendable {
+    struct Streams: Sendable {
+        var stdout = Data()
+        var stderr = Data()
+    }
+    let streams = Mutex(Streams())
 }
 
 enum ChildProcessError: Error, CustomStringConvertible {
