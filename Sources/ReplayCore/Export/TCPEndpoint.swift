@@ -20,23 +20,10 @@ public struct TCPEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// Parses a cassette address: `1.2.3.4:25` or `[::1]:25`. Host names are not resolved
     /// (an export must not depend on DNS), so they give `nil` like any other unusable text.
     public init?(cassetteAddress text: String) {
-        let host: Substring
-        let portText: Substring
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { return nil }
-            host = text[text.index(after: text.startIndex)..<close]
-            let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":") else { return nil }
-            portText = rest.dropFirst()
-        } else {
-            guard let colon = text.lastIndex(of: ":") else { return nil }
-            host = text[..<colon]
-            portText = text[text.index(after: colon)...]
-            if host.contains(":") { return nil }
-        }
-        guard let port = UInt16(portText) else { return nil }
+        guard let parsed = try? HostPort(parsing: text), let port = UInt16(exactly: parsed.port) else { return nil }
+        let host = parsed.host
         // A zone (fe80::1%eth0) means nothing inside a capture file; drop it.
-        let bareHost = String(host.split(separator: "%", maxSplits: 1).first ?? host)
+        let bareHost = host.split(separator: "%", maxSplits: 1).first.map(String.init) ?? host
         if let v4 = Self.parse(bareHost, family: AF_INET, size: 4) {
             self.init(address: v4, port: port)
         } else if let v6 = Self.parse(bareHost, family: AF_INET6, size: 16) {
