@@ -68,3 +68,13 @@ public enum AddressError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension SocketAddress {
+    /// `host:port`, `[v6]:port` for IPv6: how cassettes and log lines write an address.
+    public var cassetteName: String {
+        let host = ipAddress ?? "?"
+        let portText = port.map(String.init) ?? "?"
+        if case .v6 = self { return "[\(host)]:\(portText)" }
+        return "\(host):\(portText)"
+    }
+}

@@ -30,13 +30,3 @@ public enum ProxyError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
-
-extension SocketAddress {
-    /// `host:port`, `[v6]:port` for IPv6, as the cassette stores endpoints.
-    var cassetteName: String {
-        let host = ipAddress ?? "?"
-        let portText = port.map(String.init) ?? "?"
-        if case .v6 = self { return "[\(host)]:\(portText)" }
-        return "\(host):\(portText)"
-    }
-}

@@ -49,7 +49,7 @@ final class ReplayHandler: ChannelInboundHandler {
     private func start(_ context: ChannelHandlerContext) {
         guard !started else { return }
         started = true
-        if let remote = context.channel.remoteAddress { logger[metadataKey: "client"] = "\(Self.describe(remote))" }
+        if let remote = context.channel.remoteAddress { logger[metadataKey: "client"] = "\(remote.cassetteName)" }
         logger.debug("replaying session \(machine.plan.sessionID): \(machine.plan.steps.count) server steps")
         perform(machine.connected(at: Self.now()))
     }
@@ -159,9 +159,4 @@ final class ReplayHandler: ChannelInboundHandler {
         logger.info("\(line)")
     }
 
-    static func describe(_ address: SocketAddress) -> String {
-        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
-        if case .v6 = address { return "[\(ip)]:\(port)" }
-        return "\(ip):\(port)"
-    }
 }

@@ -41,7 +41,7 @@ public final class ReplayServer: Sendable {
                     case .exhausted(let connection, let sessions):
                         connectionLogger[metadataKey: "connection"] = "\(connection)"
                         if let remote = channel.remoteAddress {
-                            connectionLogger[metadataKey: "client"] = "\(ReplayHandler.describe(remote))"
+                            connectionLogger[metadataKey: "client"] = "\(remote.cassetteName)"
                         }
                         connectionLogger.warning(
                             "no session left for this connection: all \(sessions) recorded session\(sessions == 1 ? " was" : "s were") served; closing it (use --loop to start again from session 1)")
@@ -58,7 +58,7 @@ public final class ReplayServer: Sendable {
     }
 
     /// `HOST:PORT` of the bound address (`[v6]:PORT` for IPv6).
-    public var listeningDescription: String { ReplayHandler.describe(localAddress) }
+    public var listeningDescription: String { localAddress.cassetteName }
 
     /// Completes when the server has stopped.
     public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
