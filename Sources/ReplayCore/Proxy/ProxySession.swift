@@ -173,9 +173,6 @@ final class ProxySession {
                     cancelUpstream = true
                 }
             case .finished(let summary):
-                var logger = logger
-                logger[metadataKey: "bytes-c2s"] = "\(summary.bytesClientToServer)"
-                logger[metadataKey: "bytes-s2c"] = "\(summary.bytesServerToClient)"
                 logger.info("\(summary.line)")
                 client?.session = nil
                 server?.session = nil
