@@ -7,6 +7,6 @@ struct Replayd: AsyncParsableCommand {
         commandName: "replayd",
         abstract: "Record TCP sessions into cassettes and replay them with their original timing.",
         version: ReplaydVersion.current,
-        subcommands: [ShowCommand.self, CatCommand.self, ImportCommand.self, ExportCommand.self]
+        subcommands: [ShowCommand.self, CatCommand.self, ImportCommand.self, ExportCommand.self, CaptureCommand.self]
     )
 }
