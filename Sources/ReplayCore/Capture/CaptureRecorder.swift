@@ -71,6 +71,7 @@ public final class CaptureRecorder {
         } catch {
             failure = error
         }
+        if failure == nil { try drainCaptured() }
         let openAtStop = buffer.openSessions
         produced.append(contentsOf: reassembler.finish())
         try writeProduced()
@@ -114,6 +115,14 @@ public final class CaptureRecorder {
             }
             if let sessionLimit, buffer.endedSessions >= sessionLimit { return .sessionCountReached }
         }
+    }
+
+    /// Reads what the kernel had already captured when the stop came, so a session's last bytes
+    /// before Ctrl-C are kept. Bounded, in case traffic keeps arriving faster than it is read.
+    private func drainCaptured() throws {
+        var count = 0
+        while count < Self.batchLimit * 16, try capture.readPacket({ take($0) }) { count += 1 }
+        try writeProduced()
     }
 
     /// Decodes one packet and feeds the reassembler.
