@@ -99,7 +99,7 @@ struct LiveCaptureTests {
             #expect(!session.events.contains { if case .gap = $0.kind { return true } else { return false } })
         }
         let first = try #require(cassette.sessions.first { $0.id == 1 })
-        #expect(first.bytes(.serverToClient).suffix(blob.count).elementsEqual(blob))
+        expectSameBytes(Array(first.bytes(.serverToClient).suffix(blob.count)), blob, "the body curl fetched")
         #expect(String(decoding: first.bytes(.clientToServer), as: UTF8.self).hasPrefix("GET /blob.bin HTTP/1.1\r\n"))
     }
 
