@@ -108,9 +108,13 @@ public final class CaptureRecorder {
             // Read even without POLLIN: a non-blocking read costs nothing, and some platforms'
             // descriptors do not signal every packet.
             var count = 0
-            while count < Self.batchLimit, try capture.readPacket({ take($0) }) { count += 1 }
-            if !produced.isEmpty {
-                try writeProduced()
+            while count < Self.batchLimit, try capture.readPacket({ take($0) }) {
+                count += 1
+                // Route events packet by packet: a batch of 64 KB segments must not pile up here.
+                if !produced.isEmpty { try routeProduced() }
+            }
+            if count > 0 {
+                try writer.flush()
                 if !reassembler.notices.isEmpty { collectNotices(logger: logger) }
             }
             if let sessionLimit, buffer.endedSessions >= sessionLimit { return .sessionCountReached }
@@ -121,8 +125,10 @@ public final class CaptureRecorder {
     /// before Ctrl-C are kept. Bounded, in case traffic keeps arriving faster than it is read.
     private func drainCaptured() throws {
         var count = 0
-        while count < Self.batchLimit * 16, try capture.readPacket({ take($0) }) { count += 1 }
-        try writeProduced()
+        while count < Self.batchLimit * 16, try capture.readPacket({ take($0) }) {
+            count += 1
+            if !produced.isEmpty { try routeProduced() }
+        }
     }
 
     /// Decodes one packet and feeds the reassembler.
@@ -137,14 +143,18 @@ public final class CaptureRecorder {
         }
     }
 
-    /// Passes the reassembler's events through the session buffer and writes what is due, as
-    /// complete lines.
-    private func writeProduced() throws {
+    /// Passes the reassembler's events through the session buffer and hands what is due to the
+    /// writer (which writes whole lines when its buffer fills).
+    private func routeProduced() throws {
         buffer.take(produced, into: &output)
         produced.removeAll(keepingCapacity: true)
-        guard !output.isEmpty else { return }
         for event in output { try writer.append(event) }
         output.removeAll(keepingCapacity: true)
+    }
+
+    /// Routes what is left and puts every complete line in the file.
+    private func writeProduced() throws {
+        try routeProduced()
         try writer.flush()
     }
 
