@@ -9,7 +9,7 @@ struct Replayd: AsyncParsableCommand {
         version: ReplaydVersion.current,
         subcommands: [
             RecordCommand.self, ReplayCommand.self, ShowCommand.self, CatCommand.self,
-            ImportCommand.self, ExportCommand.self,
+            ImportCommand.self, CaptureCommand.self, ExportCommand.self,
         ]
     )
 }

@@ -1,0 +1,167 @@
+import Logging
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Records a live capture into a cassette: packets → `PacketDecoder` → `TCPReassembler` (the
+/// same path as `replayd import`) → `CaptureSessionBuffer` → `CassetteWriter`.
+///
+/// The cassette is written progressively, not atomically: the header at once, then each
+/// session when it ends, flushed as complete lines, so a killed recorder leaves every session
+/// that had finished. On a stop request, at the deadline or after the requested number of
+/// sessions, the open sessions are ended and written too.
+public final class CaptureRecorder {
+    /// When to stop besides a stop request.
+    public struct Limits: Sendable {
+        /// Stop after this long.
+        public var duration: Duration?
+        /// Stop once this many sessions have ended.
+        public var sessions: Int?
+
+        public init(duration: Duration? = nil, sessions: Int? = nil) {
+            self.duration = duration
+            self.sessions = sessions
+        }
+    }
+
+    /// The longest the loop waits in `poll` before looking at the clock again.
+    static let pollInterval: Int32 = 100
+    /// Packets read in one go before the loop looks at the stop request again.
+    static let batchLimit = 4096
+    static let noticeLimit = 20
+
+    public let capture: LiveCapture
+    public let outputPath: String
+    private let writer: CassetteWriter
+    private var reassembler: TCPReassembler
+    private let decoder: PacketDecoder
+    private var buffer: CaptureSessionBuffer
+    private var summary = LiveCaptureSummary()
+    private var produced: [SessionEvent] = []
+    private var output: [SessionEvent] = []
+
+    /// Creates the cassette (mode 0600) and writes its header; nothing is captured until `run`.
+    public init(capture: LiveCapture, outputPath: String,
+                reassemblerConfiguration: TCPReassembler.Configuration = .init(),
+                bufferLimit: Int = 32 << 20) throws {
+        self.capture = capture
+        self.outputPath = outputPath
+        var details = ["interface": capture.options.interface, "linktype": capture.linkTypeName]
+        if !capture.options.filter.isEmpty { details["filter"] = capture.options.filter }
+        writer = try CassetteWriter(path: outputPath, header: CassetteHeader(source: .capture, details: details), atomic: false)
+        reassembler = TCPReassembler(configuration: reassemblerConfiguration)
+        decoder = PacketDecoder(linkType: capture.handle.linkType, linkTypeName: capture.linkTypeName)
+        buffer = CaptureSessionBuffer(limit: bufferLimit)
+        summary.interface = capture.options.interface
+        summary.warnings = capture.warnings
+        produced.reserveCapacity(256)
+    }
+
+    /// Captures until `stopper` is triggered or a limit is reached, then ends the open sessions
+    /// and closes the cassette. A read failure still closes the cassette with what was recorded,
+    /// then throws.
+    public func run(stopper: CaptureStopper, limits: Limits = Limits(), logger: Logger) throws -> LiveCaptureSummary {
+        let clock = ContinuousClock()
+        let deadline = limits.duration.map { clock.now.advanced(by: $0) }
+        var failure: (any Error)?
+        do {
+            summary.stopReason = try loop(stopper: stopper, deadline: deadline, clock: clock, sessionLimit: limits.sessions, logger: logger)
+        } catch {
+            failure = error
+        }
+        if failure == nil { try drainCaptured() }
+        let openAtStop = buffer.openSessions
+        produced.append(contentsOf: reassembler.finish())
+        try writeProduced()
+        try writer.finish()
+        collectNotices(logger: logger)
+        summary.sessionsOpenAtStop = openAtStop
+        summary.sessionsWritten = buffer.endedSessions
+        summary.earlyWrites = buffer.spills
+        summary.reassembly = reassembler.statistics
+        summary.pcap = capture.statistics()
+        if let failure { throw failure }
+        return summary
+    }
+
+    private func loop(stopper: CaptureStopper, deadline: ContinuousClock.Instant?, clock: ContinuousClock,
+                      sessionLimit: Int?, logger: Logger) throws -> LiveCaptureSummary.StopReason {
+        var descriptors = [pollfd(fd: stopper.descriptor, events: Int16(POLLIN), revents: 0)]
+        if let packets = capture.selectableDescriptor {
+            descriptors.append(pollfd(fd: packets, events: Int16(POLLIN), revents: 0))
+        }
+        while true {
+            var timeout = Self.pollInterval
+            if let deadline {
+                let remaining = clock.now.duration(to: deadline)
+                if remaining <= .zero { return .durationElapsed }
+                let milliseconds = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000
+                timeout = Int32(clamping: min(Int64(Self.pollInterval), milliseconds + 1))
+            }
+            for index in descriptors.indices { descriptors[index].revents = 0 }
+            if poll(&descriptors, nfds_t(descriptors.count), timeout) < 0, errno != EINTR {
+                throw LiveCaptureError.system(call: "poll", reason: String(cString: strerror(errno)))
+            }
+            if descriptors[0].revents != 0 { return .stopRequested }
+            // Read even without POLLIN: a non-blocking read costs nothing, and some platforms'
+            // descriptors do not signal every packet.
+            var count = 0
+            while count < Self.batchLimit, try capture.readPacket({ take($0) }) {
+                count += 1
+                // Route events packet by packet: a batch of 64 KB segments must not pile up here.
+                if !produced.isEmpty { try routeProduced() }
+            }
+            if count > 0 {
+                try writer.flush()
+                if !reassembler.notices.isEmpty { collectNotices(logger: logger) }
+            }
+            if let sessionLimit, buffer.endedSessions >= sessionLimit { return .sessionCountReached }
+        }
+    }
+
+    /// Reads what the kernel had already captured when the stop came, so a session's last bytes
+    /// before Ctrl-C are kept. Bounded, in case traffic keeps arriving faster than it is read.
+    private func drainCaptured() throws {
+        var count = 0
+        while count < Self.batchLimit * 16, try capture.readPacket({ take($0) }) {
+            count += 1
+            if !produced.isEmpty { try routeProduced() }
+        }
+    }
+
+    /// Decodes one packet and feeds the reassembler.
+    private func take(_ packet: CapturedPacket) {
+        summary.packetsRead += 1
+        switch decoder.decode(packet.bytes, timestamp: packet.timestamp) {
+        case .segment(let segment):
+            summary.tcpPackets += 1
+            reassembler.segment(segment, into: &produced)
+        case .skip(let reason):
+            summary.skipped[reason, default: 0] += 1
+        }
+    }
+
+    /// Passes the reassembler's events through the session buffer and hands what is due to the
+    /// writer (which writes whole lines when its buffer fills).
+    private func routeProduced() throws {
+        buffer.take(produced, into: &output)
+        produced.removeAll(keepingCapacity: true)
+        for event in output { try writer.append(event) }
+        output.removeAll(keepingCapacity: true)
+    }
+
+    /// Routes what is left and puts every complete line in the file.
+    private func writeProduced() throws {
+        try routeProduced()
+        try writer.flush()
+    }
+
+    private func collectNotices(logger: Logger) {
+        for notice in reassembler.takeNotices() {
+            if summary.warnings.count < Self.noticeLimit { summary.warnings.append(notice.description) }
+            logger.debug("\(notice.description)")
+        }
+    }
+}
