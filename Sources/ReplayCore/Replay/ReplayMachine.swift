@@ -5,12 +5,14 @@
 /// moment the replaying client reached the progress the step waits for (its cumulative byte
 /// count, its FIN). So the recorded server think time is kept whether the client is faster or
 /// slower than the recorded one, and chunks never overtake each other. A step that is due at
-/// once runs in the same call; otherwise the machine asks for a wakeup.
+/// once runs in the same call (with `writesMayBlock`, only up to the first chunk: the rest go
+/// through an immediate wakeup); otherwise the machine asks for a wakeup.
 ///
 /// Backpressure: the I/O layer reports with `outputBlocked(at:)` and `outputWritable(at:)`
 /// when its output buffer fills up and drains. While the output is blocked the machine carries
 /// out no step at all (no chunk, and no FIN, RST or close of the plan, which must follow the
-/// data), so a client that stops reading costs one buffer, not the rest of the session.
+/// data), so a client that stops reading costs one buffer, not the rest of the session. The
+/// hold after the last step waits for the output too.
 ///
 /// Timing after a stall: a step that came due while the output was blocked goes out as soon as
 /// the output is writable again, and the next step's delay counts from that moment, not from
