@@ -24,6 +24,10 @@ struct ReplayCommand: AsyncParsableCommand {
         served at once. Prints "listening on HOST:PORT" to stderr when ready; SIGINT or SIGTERM \
         stops it (exit 0).
 
+        A client that reads slowly gets the session at its own pace, as from the real server: \
+        about 256 KiB at most waits in replayd per connection, and after a stall the remaining \
+        chunks keep their recorded delays instead of coming as one burst.
+
         --hold 0 (the default) keeps a connection whose server went silent open until the \
         client closes it.
 

@@ -112,6 +112,30 @@ final class ReplayTestClient {
         return bytes
     }
 
+    /// Reads straight into `buffer` (no copies, for bulk transfers) until EOF, reset, error, the
+    /// timeout, or a full buffer; then one more read says how the stream goes on (EOF, or extra
+    /// bytes as `.data`). Returns how many bytes filled the buffer and how the reading stopped.
+    func readToEnd(into buffer: UnsafeMutableRawBufferPointer, timeout: Double) -> (count: Int, end: Read) {
+        let deadline = Self.now() + timeout
+        var count = 0
+        while count < buffer.count {
+            let left = deadline - Self.now()
+            if left <= 0 { return (count, .timeout) }
+            var wait = timeval(tv_sec: Int(left), tv_usec: Int((left - Double(Int(left))) * 1e6))
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+            let result = recv(fd, buffer.baseAddress! + count, buffer.count - count, 0)
+            if result > 0 { count += result; continue }
+            if result == 0 { return (count, .eof) }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return (count, .timeout)
+            case ECONNRESET: return (count, .reset)
+            case let other: return (count, .failed(other))
+            }
+        }
+        return (count, read(timeout: max(0.01, deadline - Self.now())))
+    }
+
     /// Half-closes: sends FIN, keeps reading.
     func shutdownWrite() { _ = shutdown(fd, Int32(SHUT_WR)) }
 

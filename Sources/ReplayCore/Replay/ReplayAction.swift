@@ -9,7 +9,8 @@ public enum ReplayAction: Sendable, Equatable {
     /// Close the connection fully.
     case close
     /// Call `timerFired(at:)` at this absolute monotonic time (nanoseconds). Replaces any
-    /// wakeup asked for before: the machine never needs more than one.
+    /// wakeup asked for before: the machine never needs more than one. A time that has already
+    /// come means "on the next turn of the loop", after any pending writability report.
     case scheduleWakeup(at: Int64)
     /// Drop the pending wakeup.
     case cancelWakeup

@@ -10,6 +10,10 @@ import NIOPosix
 /// Runs one `ReplayMachine` on one accepted connection: it feeds the machine what the client
 /// does and the time, and carries out the actions it returns. It decides nothing itself.
 ///
+/// Backpressure: the channel's writability (set by its write-buffer water marks) is fed to the
+/// machine, which hands out one chunk per call and nothing while the channel is not writable,
+/// so a client that stops reading holds at most about one high water mark of queued output.
+///
 /// Confined to its channel's event loop, like every channel handler.
 final class ReplayHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
@@ -17,15 +21,22 @@ final class ReplayHandler: ChannelInboundHandler {
 
     private var machine: ReplayMachine
     private var logger: Logger
+    private let queuedOutput: ReplayOutputGauge
     private var context: ChannelHandlerContext?
     private var wakeup: Scheduled<Void>?
     /// The last write, so that closing never cuts off bytes still queued behind it.
     private var lastWrite: EventLoopFuture<Void>?
+    /// Actions still to carry out, in the machine's order. A write can report a writability
+    /// change from inside `writeAndFlush`; the actions the machine answers with then wait here
+    /// behind the ones already being carried out instead of overtaking them.
+    private var pending = CircularBuffer<ReplayAction>()
+    private var performing = false
     private var started = false
     private var reported = false
 
-    init(plan: ReplayPlan, options: ReplayOptions, logger: Logger) {
-        self.machine = ReplayMachine(plan: plan, options: options)
+    init(plan: ReplayPlan, options: ReplayOptions, queuedOutput: ReplayOutputGauge, logger: Logger) {
+        self.machine = ReplayMachine(plan: plan, options: options, writesMayBlock: true)
+        self.queuedOutput = queuedOutput
         self.logger = logger
     }
 
@@ -67,6 +78,17 @@ final class ReplayHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        let now = Self.now()
+        if context.channel.isWritable {
+            perform(machine.outputWritable(at: now))
+        } else {
+            logger.trace("client is not reading fast enough: output paused")
+            perform(machine.outputBlocked(at: now))
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         logger.debug("connection error: \(error)")
         perform(machine.clientReset(at: Self.now()))
@@ -81,55 +103,67 @@ final class ReplayHandler: ChannelInboundHandler {
     }
 
     private func perform(_ actions: [ReplayAction]) {
-        guard let context else { return }
-        for action in actions {
-            switch action {
-            case .send(let bytes):
-                let buffer = context.channel.allocator.buffer(bytes: bytes)
-                let promise = context.eventLoop.makePromise(of: Void.self)
-                context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
-                lastWrite = promise.futureResult
-            case .halfClose:
-                // NIO shuts the output down only once the queued writes are out.
-                context.close(mode: .output, promise: nil)
-            case .reset:
-                afterWrites { context in
-                    // SO_LINGER {1, 0}: close() then sends RST instead of FIN.
-                    // On the channel's own loop the option is set before this call returns.
-                    guard let provider = context.channel as? any SocketOptionProvider else {
-                        self.logger.warning("this channel cannot set SO_LINGER; closing with FIN instead of RST")
-                        return context.close(promise: nil)
-                    }
-                    provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { result in
-                        if case .failure(let error) = result {
-                            self.logger.warning("could not set SO_LINGER to send RST, closing with FIN instead: \(error)")
-                        }
-                        context.close(promise: nil)
-                    }
-                }
-            case .close:
-                afterWrites { context in context.close(promise: nil) }
-            case .scheduleWakeup(let at):
-                cancelWakeup()
-                let deadline = NIODeadline.uptimeNanoseconds(UInt64(max(0, at)))
-                wakeup = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-                    self.wakeup = nil
-                    self.perform(self.machine.timerFired(at: Self.now()))
-                }
-            case .cancelWakeup:
-                cancelWakeup()
-            case .hold(let until):
-                if let until {
-                    let seconds = Double(max(0, until - Self.now())) / 1e9
-                    logger.debug("recording exhausted, server silent: holding the connection for \(seconds)s")
-                } else {
-                    logger.debug("recording exhausted, server silent: holding the connection until the client closes")
-                }
-            case .warnGapSkipped(let bytes):
-                logger.warning("the recording lost \(bytes) server bytes here (a capture gap); they cannot be replayed and are skipped")
-            }
+        pending.append(contentsOf: actions)
+        guard !performing else { return }
+        performing = true
+        defer { performing = false }
+        while let action = pending.popFirst() {
+            guard let context else { pending.removeAll(); return }
+            carryOut(action, context: context)
         }
         if machine.isFinished { cancelWakeup() }
+    }
+
+    private func carryOut(_ action: ReplayAction, context: ChannelHandlerContext) {
+        switch action {
+        case .send(let bytes):
+            let buffer = context.channel.allocator.buffer(bytes: bytes)
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            // Counted until the kernel has taken every byte (or the write failed).
+            let gauge = queuedOutput
+            gauge.add(bytes.count)
+            promise.futureResult.assumeIsolated().whenComplete { _ in gauge.remove(bytes.count) }
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
+            lastWrite = promise.futureResult
+        case .halfClose:
+            // NIO shuts the output down only once the queued writes are out.
+            context.close(mode: .output, promise: nil)
+        case .reset:
+            afterWrites { context in
+                // SO_LINGER {1, 0}: close() then sends RST instead of FIN.
+                // On the channel's own loop the option is set before this call returns.
+                guard let provider = context.channel as? any SocketOptionProvider else {
+                    self.logger.warning("this channel cannot set SO_LINGER; closing with FIN instead of RST")
+                    return context.close(promise: nil)
+                }
+                provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { result in
+                    if case .failure(let error) = result {
+                        self.logger.warning("could not set SO_LINGER to send RST, closing with FIN instead: \(error)")
+                    }
+                    context.close(promise: nil)
+                }
+            }
+        case .close:
+            afterWrites { context in context.close(promise: nil) }
+        case .scheduleWakeup(let at):
+            cancelWakeup()
+            let deadline = NIODeadline.uptimeNanoseconds(UInt64(max(0, at)))
+            wakeup = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+                self.wakeup = nil
+                self.perform(self.machine.timerFired(at: Self.now()))
+            }
+        case .cancelWakeup:
+            cancelWakeup()
+        case .hold(let until):
+            if let until {
+                let seconds = Double(max(0, until - Self.now())) / 1e9
+                logger.debug("recording exhausted, server silent: holding the connection for \(seconds)s")
+            } else {
+                logger.debug("recording exhausted, server silent: holding the connection until the client closes")
+            }
+        case .warnGapSkipped(let bytes):
+            logger.warning("the recording lost \(bytes) server bytes here (a capture gap); they cannot be replayed and are skipped")
+        }
     }
 
     /// Runs `body` once every write so far has completed (or failed).

@@ -5,7 +5,23 @@
 /// moment the replaying client reached the progress the step waits for (its cumulative byte
 /// count, its FIN). So the recorded server think time is kept whether the client is faster or
 /// slower than the recorded one, and chunks never overtake each other. A step that is due at
-/// once runs in the same call; otherwise the machine asks for a wakeup.
+/// once runs in the same call (with `writesMayBlock`, only up to the first chunk: the rest go
+/// through an immediate wakeup); otherwise the machine asks for a wakeup.
+///
+/// Backpressure: the I/O layer reports with `outputBlocked(at:)` and `outputWritable(at:)`
+/// when its output buffer fills up and drains. While the output is blocked the machine carries
+/// out no step at all (no chunk, and no FIN, RST or close of the plan, which must follow the
+/// data), so a client that stops reading costs one buffer, not the rest of the session. The
+/// hold after the last step waits for the output too.
+///
+/// Timing after a stall: a step that came due while the output was blocked goes out as soon as
+/// the output is writable again, and the next step's delay counts from that moment, not from
+/// the due time the stall already passed. That is what the recorded server did: a TCP server
+/// whose client stops reading blocks in its next write, and once the write returns it goes on
+/// at its own pace (the recorded think times), it does not catch up with a burst. Keeping the
+/// due-time grid instead would dump every chunk the stall skipped as fast as the client reads,
+/// a download shape the recorded server never produced. A short block that ends before the next
+/// step is due changes nothing. Timer lateness is not a stall: it is never carried over.
 ///
 /// Times are monotonic nanoseconds chosen by the caller; the machine never reads a clock.
 public struct ReplayMachine: Sendable {
@@ -22,7 +38,14 @@ public struct ReplayMachine: Sendable {
 
     public let plan: ReplayPlan
     public let options: ReplayOptions
+    /// Whether each call hands out at most one chunk (see `init(plan:options:writesMayBlock:)`).
+    public let writesMayBlock: Bool
     private var state: State = .idle
+    /// Whether the I/O layer said its output buffer is full.
+    private var outputIsBlocked = false
+    /// When the output last became writable after being blocked: a step that came due before
+    /// then was held by the stall, and the next delay counts from here.
+    private var resumedAt: Int64 = .min
     /// Index of the next step to carry out.
     private var next = 0
     /// When the previous step was carried out (or the connection opened).
@@ -44,14 +67,20 @@ public struct ReplayMachine: Sendable {
     /// How the connection ended; `nil` while it goes on.
     public private(set) var outcome: ReplayOutcome?
 
-    public init(plan: ReplayPlan, options: ReplayOptions = ReplayOptions()) {
+    /// - Parameter writesMayBlock: `true` when the I/O layer's output can fill up (a socket). Then
+    ///   a call carries out at most one `.send`: if the next step is already due, it asks for a
+    ///   wakeup at once instead, so the I/O layer can report `outputBlocked(at:)` (which it must
+    ///   do before it delivers that wakeup) before the machine hands it more. With `false` a call
+    ///   carries out every step that is due, until `outputBlocked(at:)` says otherwise.
+    public init(plan: ReplayPlan, options: ReplayOptions = ReplayOptions(), writesMayBlock: Bool = false) {
         self.plan = plan
         self.options = options
+        self.writesMayBlock = writesMayBlock
         self.reachedAt = Array(repeating: 0, count: plan.steps.count)
     }
 
-    public init(session: Session, options: ReplayOptions = ReplayOptions()) {
-        self.init(plan: ReplayPlan(session: session), options: options)
+    public init(session: Session, options: ReplayOptions = ReplayOptions(), writesMayBlock: Bool = false) {
+        self.init(plan: ReplayPlan(session: session), options: options, writesMayBlock: writesMayBlock)
     }
 
     /// Whether the machine has nothing more to do.
@@ -117,6 +146,24 @@ public struct ReplayMachine: Sendable {
         return finish(.stopped, with: [.close])
     }
 
+    /// The output buffer is full (the client is not reading fast enough): no step is carried
+    /// out until `outputWritable(at:)`. Returns no actions; it has the same shape as the other
+    /// inputs so the I/O layer can feed every event the same way.
+    public mutating func outputBlocked(at now: Int64) -> [ReplayAction] {
+        outputIsBlocked = true
+        return []
+    }
+
+    /// The output buffer has drained: the machine goes on with the plan. Steps that came due
+    /// during the stall are carried out now, and the delay of the one after counts from `now`.
+    public mutating func outputWritable(at now: Int64) -> [ReplayAction] {
+        guard outputIsBlocked else { return [] }
+        outputIsBlocked = false
+        resumedAt = now
+        guard state == .running else { return [] }
+        return advance(now)
+    }
+
     /// The wakeup asked for with `.scheduleWakeup` came (possibly late, or stale).
     public mutating func timerFired(at now: Int64) -> [ReplayAction] {
         switch state {
@@ -148,9 +195,11 @@ public struct ReplayMachine: Sendable {
         }
     }
 
-    /// Carries out every step that is due, then asks for a wakeup, waits for the client, or holds.
+    /// Carries out every step that is due (one chunk at most when writes may block), then asks
+    /// for a wakeup, waits for the client or the output, or holds.
     private mutating func advance(_ now: Int64) -> [ReplayAction] {
         var actions: [ReplayAction] = []
+        var sent = false
         while state == .running, next < plan.steps.count {
             let step = plan.steps[next]
             let needsClose = step.afterClientClose && clientClosedAt == nil
@@ -171,12 +220,21 @@ public struct ReplayMachine: Sendable {
                 }
                 return actions
             }
-            // Count from when the step was due, not when the timer came, so lateness does not add up.
-            lastDoneAt = due
+            // Nothing goes out behind a full buffer; `outputWritable` picks this step up again.
+            if outputIsBlocked { return actions }
+            // Let the I/O layer say whether that chunk filled its buffer before the next step.
+            if writesMayBlock, sent { return actions + wakeUpAtOnce(now) }
+            // Count from when the step was due, not when the timer came, so lateness does not add
+            // up; but a step held by a full output counts from when the output took it (see above).
+            lastDoneAt = max(due, resumedAt)
             next += 1
+            if case .send = step.action { sent = true }
             actions += carryOut(step.action, now: now)
         }
+        // Holding (or closing) waits for the last chunk to leave the buffer, like a step would.
+        if outputIsBlocked { return actions }
         if state == .running, next == plan.steps.count {
+            if writesMayBlock, sent { return actions + wakeUpAtOnce(now) }
             if clientClosedAt != nil { return actions + finish(.clientClosedWhileSilent, with: [.close]) }
             let until = options.hold.map { now + $0 }
             state = .holding(until: until)
@@ -184,6 +242,13 @@ public struct ReplayMachine: Sendable {
             if let until { wakeup = until; actions.append(.scheduleWakeup(at: until)) }
         }
         return actions
+    }
+
+    /// Asks to be called again right away, through the I/O layer's loop.
+    private mutating func wakeUpAtOnce(_ now: Int64) -> [ReplayAction] {
+        guard wakeup != now else { return [] }
+        wakeup = now
+        return [.scheduleWakeup(at: now)]
     }
 
     private mutating func carryOut(_ action: ReplayPlan.Action, now: Int64) -> [ReplayAction] {

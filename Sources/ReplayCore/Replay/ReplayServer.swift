@@ -6,11 +6,20 @@ import NIOPosix
 public final class ReplayServer: Sendable {
     /// The address actually bound (with the real port when port 0 was asked for).
     public let localAddress: SocketAddress
+    /// Server bytes handed to NIO and not yet taken by the kernel, over all connections.
+    public let queuedOutput: ReplayOutputGauge
     private let channel: any Channel
 
-    private init(channel: any Channel, localAddress: SocketAddress) {
+    /// Write-buffer water marks of every accepted connection: a connection stops taking chunks
+    /// once this much is queued for a client that does not read, and goes on below `low`.
+    /// Large enough for a recorded burst to stream at loopback speed, small enough that a
+    /// stalled client costs a few hundred kilobytes whatever the session holds.
+    public static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 256 * 1024)
+
+    private init(channel: any Channel, localAddress: SocketAddress, queuedOutput: ReplayOutputGauge) {
         self.channel = channel
         self.localAddress = localAddress
+        self.queuedOutput = queuedOutput
     }
 
     /// Binds `host:port` and starts serving `dispenser`'s sessions.
@@ -22,6 +31,7 @@ public final class ReplayServer: Sendable {
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ReplayServer {
+        let queuedOutput = ReplayOutputGauge()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -29,6 +39,8 @@ public final class ReplayServer: Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             // One recorded chunk = one segment on the wire; Nagle would merge them.
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Backpressure: the handler stops taking chunks while a client is not reading.
+            .childChannelOption(.writeBufferWaterMark, value: writeBufferWaterMark)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     var connectionLogger = logger
@@ -37,7 +49,7 @@ public final class ReplayServer: Sendable {
                         connectionLogger[metadataKey: "connection"] = "\(connection)"
                         connectionLogger[metadataKey: "session"] = "\(plan.sessionID)"
                         try channel.pipeline.syncOperations.addHandler(
-                            ReplayHandler(plan: plan, options: options, logger: connectionLogger))
+                            ReplayHandler(plan: plan, options: options, queuedOutput: queuedOutput, logger: connectionLogger))
                     case .exhausted(let connection, let sessions):
                         connectionLogger[metadataKey: "connection"] = "\(connection)"
                         if let remote = channel.remoteAddress {
@@ -54,7 +66,7 @@ public final class ReplayServer: Sendable {
             try? await channel.close()
             throw ReplayServerError.noLocalAddress(host: host, port: port)
         }
-        return ReplayServer(channel: channel, localAddress: address)
+        return ReplayServer(channel: channel, localAddress: address, queuedOutput: queuedOutput)
     }
 
     /// `HOST:PORT` of the bound address (`[v6]:PORT` for IPv6).
