@@ -14,7 +14,10 @@ public final class CassetteWriter {
     private let writtenPath: String
     private let atomic: Bool
     private var descriptor: Int32
-    private var buffer: [UInt8] = []
+    private var buffer: LineBuffer
+    /// Bytes already handed to the kernel (for starting their write-back early).
+    private var fileOffset: Int64 = 0
+    private var writeBackStart: Int64 = 0
     private let encoder = CassetteEncoder()
     /// Bytes held before they are written to the file.
     private let bufferLimit: Int
@@ -30,8 +33,8 @@ public final class CassetteWriter {
         // An existing file keeps its old mode through O_TRUNC; a cassette is never world-readable.
         _ = fchmod(fd, 0o600)
         self.descriptor = fd
-        buffer.reserveCapacity(bufferLimit + 65536)
-        buffer.append(contentsOf: encoder.encode(header))
+        buffer = LineBuffer(capacity: bufferLimit + 65536)
+        encoder.encode(header, into: &buffer)
         try flush()
     }
 
@@ -54,19 +57,38 @@ public final class CassetteWriter {
         var written = 0
         let total = buffer.count
         while written < total {
-            let result = buffer.withUnsafeBytes { raw in
+            let result = buffer.withBytes { raw in
                 write(descriptor, raw.baseAddress! + written, total - written)
             }
             if result < 0 {
                 if errno == EINTR { continue }
                 let reason = String(cString: strerror(errno))
                 buffer.removeFirst(written)
+                fileOffset += Int64(written)
                 throw .cannotWrite(path: writtenPath, reason: reason)
             }
             written += result
         }
-        buffer.removeAll(keepingCapacity: true)
+        buffer.removeAll()
+        fileOffset += Int64(total)
+        startWriteBack()
     }
+
+    /// Asks the kernel to start writing what has been handed over so far, without waiting, so
+    /// that the `fsync` in `finish()` finds little left to do: a large import then overlaps its
+    /// disk writes with its work instead of waiting for all of them at the end.
+    private func startWriteBack() {
+        #if os(Linux)
+        let pending = fileOffset - writeBackStart
+        guard pending >= Self.writeBackChunk else { return }
+        // Linux starts write-back of dirty pages for POSIX_FADV_DONTNEED without waiting for it
+        // (sync_file_range would say so more directly, but Glibc's module does not export it).
+        _ = posix_fadvise(descriptor, off_t(writeBackStart), off_t(pending), POSIX_FADV_DONTNEED)
+        writeBackStart = fileOffset
+        #endif
+    }
+
+    static let writeBackChunk: Int64 = 8 << 20
 
     /// Flushes and closes the file; with `atomic`, moves it to its final name.
     public func finish() throws(CassetteError) {
