@@ -30,7 +30,8 @@ public struct CaptureImporter {
 
         var details = ["capture": capturePath, "linktype": linkName]
         if let filter, !filter.isEmpty { details["filter"] = filter }
-        let writer = try CassetteWriter(path: outputPath, header: CassetteHeader(source: .import, details: details), atomic: true)
+        let writer = try CassetteWriter(
+            path: outputPath, header: CassetteHeader(source: .import, details: details), atomic: true, writeBehind: true)
         do {
             var pump = ImportPump(handle: handle, writer: writer, logger: logger,
                                   configuration: reassemblerConfiguration, progress: progress)
