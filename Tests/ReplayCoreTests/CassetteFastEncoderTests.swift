@@ -197,4 +197,43 @@ struct CassetteFastEncoderTests {
         while let event = try reader.next() { read.append(event) }
         #expect(read == events)
     }
+
+    @Test("write-behind writes the same file as direct writing; flush makes lines visible; abandon leaves nothing")
+    func writeBehindMatchesDirect() throws {
+        let directory = try TestPaths.temporaryDirectory("fast-encoder")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let header = CassetteHeader(source: .import, details: ["capture": "x.pcap"])
+        var events: [SessionEvent] = []
+        for (index, bytes) in Self.payloads(count: 3000, seed: 17).enumerated() {
+            let session = index % 50 + 1
+            if index < 50 {
+                events.append(SessionEvent(session: session, offset: 0, kind: .open(
+                    SessionOpen(client: "10.0.0.1:\(1000 + session)", server: "10.0.0.2:80", start: WallClock(nanosecondsSinceEpoch: 0)))))
+            }
+            // Large chunks too, so batches are cut by bytes as well as by count.
+            let payload = index % 97 == 0 ? [UInt8](repeating: UInt8(index & 0xff), count: 200_000) : bytes
+            events.append(SessionEvent(session: session, offset: Int64(index) * 1000, kind: .data(.serverToClient, payload)))
+        }
+        let direct = directory + "/direct.cassette", behind = directory + "/behind.cassette"
+        let first = try CassetteWriter(path: direct, header: header, bufferLimit: 4096)
+        for event in events { try first.append(event) }
+        try first.finish()
+
+        let second = try CassetteWriter(path: behind, header: header, atomic: true, bufferLimit: 4096, writeBehind: true, syncOnFinish: false)
+        for event in events.prefix(100) { try second.append(event) }
+        try second.flush()
+        let partial = try String(contentsOfFile: behind + ".partial", encoding: .utf8)
+        #expect(partial.split(separator: "\n").count == 101)
+        for event in events.dropFirst(100) { try second.append(event) }
+        try second.finish()
+        #expect(FileManager.default.contents(atPath: direct) == FileManager.default.contents(atPath: behind))
+        #expect(!FileManager.default.fileExists(atPath: behind + ".partial"))
+
+        let abandoned = directory + "/abandoned.cassette"
+        let third = try CassetteWriter(path: abandoned, header: header, atomic: true, writeBehind: true)
+        for event in events { try third.append(event) }
+        third.abandon()
+        #expect(!FileManager.default.fileExists(atPath: abandoned))
+        #expect(!FileManager.default.fileExists(atPath: abandoned + ".partial"))
+    }
 }

@@ -14,6 +14,9 @@ import Darwin
 /// `CassetteWriteBehind`): `append` only queues them, and a write error surfaces on a later
 /// `append`, `flush` or `finish`. Imports use it; a recording proxy, which writes a few lines at a
 /// time, does not need it.
+///
+/// `finish()` waits until the file is on the disk (`fsync`) unless `syncOnFinish` is false: an
+/// import can skip that wait, because its capture can be imported again after a crash.
 public final class CassetteWriter {
     public let path: String
     private let writtenPath: String
@@ -24,6 +27,7 @@ public final class CassetteWriter {
     private let encoder = CassetteEncoder()
     /// Bytes held before they are written to the file.
     private let bufferLimit: Int
+    private let syncOnFinish: Bool
     private var worker: CassetteWriteBehind?
     /// Events not yet handed to the worker, and their payload bytes.
     private var batch: [SessionEvent] = []
@@ -36,8 +40,9 @@ public final class CassetteWriter {
     /// Creates (or truncates) the cassette and writes its header.
     public init(
         path: String, header: CassetteHeader, atomic: Bool = false, bufferLimit: Int = 256 * 1024,
-        writeBehind: Bool = false
+        writeBehind: Bool = false, syncOnFinish: Bool = true
     ) throws(CassetteError) {
+        self.syncOnFinish = syncOnFinish
         self.path = path
         self.atomic = atomic
         self.writtenPath = atomic ? path + ".partial" : path
@@ -106,7 +111,7 @@ public final class CassetteWriter {
             self.worker = nil
             try worker.stop()
         }
-        if getenv("REPLAYD_NOSYNC") == nil, fsync(descriptor) != 0, errno != EINVAL {
+        if syncOnFinish, fsync(descriptor) != 0, errno != EINVAL {
             throw .cannotWrite(path: writtenPath, reason: String(cString: strerror(errno)))
         }
         _ = close(descriptor)
