@@ -21,6 +21,7 @@ struct ImportCommand: ParsableCommand {
               replayd import smtp.pcap -o smtp.cassette
               replayd import traffic.pcapng -o db.cassette tcp port 5432
               replayd import dump.pcap -o web.cassette 'host 10.0.0.7 and tcp port 80'
+              replayd import big.pcap -o big.cassette --no-sync
             """
     )
 
@@ -30,6 +31,9 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The cassette to write (written atomically).")
     var output: String
 
+    @Flag(name: .customLong("no-sync"), help: "Return without waiting for the cassette to reach the disk (faster for large captures; a crash soon after can lose the cassette, not the capture).")
+    var noSync = false
+
     @Argument(parsing: .remaining, help: "A tcpdump-style filter, e.g. tcp port 25.")
     var filter: [String] = []
 
@@ -37,6 +41,7 @@ struct ImportCommand: ParsableCommand {
         var logger = Logger(label: "replayd.import")
         logger.logLevel = .warning
         var importer = CaptureImporter(capturePath: capture, outputPath: output, filter: filter.joined(separator: " "))
+        importer.syncToDisk = !noSync
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
         if let bar { importer.progress = { bar.update(done: $0, total: $1) } }
         do {

@@ -11,6 +11,9 @@ public struct CaptureImporter {
     public var reassemblerConfiguration = TCPReassembler.Configuration()
     /// Called now and then with (bytes of the file read, file size).
     public var progress: ((Int, Int) -> Void)?
+    /// Whether the import waits for the cassette to reach the disk before it returns. Without
+    /// it, a crash of the machine soon after can lose the cassette (the capture is still there).
+    public var syncToDisk = true
 
     public init(capturePath: String, outputPath: String, filter: String? = nil) {
         self.capturePath = capturePath
@@ -30,7 +33,9 @@ public struct CaptureImporter {
 
         var details = ["capture": capturePath, "linktype": linkName]
         if let filter, !filter.isEmpty { details["filter"] = filter }
-        let writer = try CassetteWriter(path: outputPath, header: CassetteHeader(source: .import, details: details), atomic: true)
+        let writer = try CassetteWriter(
+            path: outputPath, header: CassetteHeader(source: .import, details: details), atomic: true,
+            writeBehind: true, syncOnFinish: syncToDisk)
         do {
             var pump = ImportPump(handle: handle, writer: writer, logger: logger,
                                   configuration: reassemblerConfiguration, progress: progress)

@@ -9,6 +9,14 @@ import Darwin
 /// The file is created with mode 0600 because it holds whatever crossed the wire (passwords
 /// in SMTP AUTH, cookies). With `atomic`, lines go to `PATH.partial` and `finish()` renames it,
 /// so an import that fails never leaves a file that looks complete.
+///
+/// With `writeBehind`, events are encoded and written on a thread of the writer's own (see
+/// `CassetteWriteBehind`): `append` only queues them, and a write error surfaces on a later
+/// `append`, `flush` or `finish`. Imports use it; a recording proxy, which writes a few lines at a
+/// time, does not need it.
+///
+/// `finish()` waits until the file is on the disk (`fsync`) unless `syncOnFinish` is false: an
+/// import can skip that wait, because its capture can be imported again after a crash.
 public final class CassetteWriter {
     public let path: String
     private let writtenPath: String
@@ -16,13 +24,27 @@ public final class CassetteWriter {
     /// Whether an atomic file already has its final name.
     private var published = false
     private var descriptor: Int32
-    private var buffer: [UInt8] = []
+    private var file: CassetteFile
+    private var buffer: LineBuffer
     private let encoder = CassetteEncoder()
     /// Bytes held before they are written to the file.
     private let bufferLimit: Int
+    private let syncOnFinish: Bool
+    private var worker: CassetteWriteBehind?
+    /// Events not yet handed to the worker, and their payload bytes.
+    private var batch: [SessionEvent] = []
+    private var batchBytes = 0
+
+    /// A batch goes to the worker at this many events or payload bytes, whichever comes first.
+    static let batchEvents = 512
+    static let batchBytes = 1 << 20
 
     /// Creates (or truncates) the cassette and writes its header.
-    public init(path: String, header: CassetteHeader, atomic: Bool = false, bufferLimit: Int = 256 * 1024) throws(CassetteError) {
+    public init(
+        path: String, header: CassetteHeader, atomic: Bool = false, bufferLimit: Int = 256 * 1024,
+        writeBehind: Bool = false, syncOnFinish: Bool = true
+    ) throws(CassetteError) {
+        self.syncOnFinish = syncOnFinish
         self.path = path
         self.atomic = atomic
         self.writtenPath = atomic ? path + ".partial" : path
@@ -32,48 +54,66 @@ public final class CassetteWriter {
         // An existing file keeps its old mode through O_TRUNC; a cassette is never world-readable.
         _ = fchmod(fd, 0o600)
         self.descriptor = fd
-        buffer.reserveCapacity(bufferLimit + 65536)
-        buffer.append(contentsOf: encoder.encode(header))
+        file = CassetteFile(descriptor: fd, path: writtenPath)
+        buffer = LineBuffer(capacity: writeBehind ? 1024 : bufferLimit + 65536)
+        encoder.encode(header, into: &buffer)
         try flush()
+        if writeBehind {
+            worker = CassetteWriteBehind(file: file, bufferLimit: bufferLimit)
+            batch.reserveCapacity(Self.batchEvents)
+        }
     }
 
     deinit {
         if descriptor >= 0 {
             _ = try? flush()
+            try? worker?.stop()
             _ = close(descriptor)
         }
     }
 
     /// Appends one event. It reaches the file when the buffer fills or on `flush()`.
     public func append(_ event: SessionEvent) throws(CassetteError) {
-        encoder.encode(event, into: &buffer)
-        if buffer.count >= bufferLimit { try flush() }
+        guard let worker else {
+            encoder.encode(event, into: &buffer)
+            if buffer.count >= bufferLimit { try flush() }
+            return
+        }
+        if case .data(_, let bytes) = event.kind { batchBytes += bytes.count }
+        batch.append(event)
+        if batch.count >= Self.batchEvents || batchBytes >= Self.batchBytes {
+            try sendBatch(to: worker)
+        }
+    }
+
+    private func sendBatch(to worker: CassetteWriteBehind) throws(CassetteError) {
+        guard !batch.isEmpty else { return }
+        let full = batch
+        batch = []
+        batch.reserveCapacity(Self.batchEvents)
+        batchBytes = 0
+        try worker.send(full)
     }
 
     /// Writes everything appended so far to the file.
     public func flush() throws(CassetteError) {
-        guard descriptor >= 0, !buffer.isEmpty else { return }
-        var written = 0
-        let total = buffer.count
-        while written < total {
-            let result = buffer.withUnsafeBytes { raw in
-                write(descriptor, raw.baseAddress! + written, total - written)
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                let reason = String(cString: strerror(errno))
-                buffer.removeFirst(written)
-                throw .cannotWrite(path: writtenPath, reason: reason)
-            }
-            written += result
+        guard descriptor >= 0 else { return }
+        if let worker {
+            try sendBatch(to: worker)
+            try worker.flush()
+        } else {
+            try file.writeOut(&buffer)
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// Flushes and closes the file; with `atomic`, moves it to its final name.
     public func finish() throws(CassetteError) {
         try flush()
-        if fsync(descriptor) != 0, errno != EINVAL {
+        if let worker {
+            self.worker = nil
+            try worker.stop()
+        }
+        if syncOnFinish, fsync(descriptor) != 0, errno != EINVAL {
             throw .cannotWrite(path: writtenPath, reason: String(cString: strerror(errno)))
         }
         _ = close(descriptor)
@@ -95,6 +135,11 @@ public final class CassetteWriter {
 
     /// Closes without completing: an atomic writer removes its partial file.
     public func abandon() {
+        if let worker {
+            self.worker = nil
+            worker.abandon()
+        }
+        batch = []
         if descriptor >= 0 {
             _ = close(descriptor)
             descriptor = -1

@@ -82,4 +82,14 @@ public struct ConnectionKey: Hashable, Sendable {
             upper = one
         }
     }
+
+    /// Five words instead of the synthesized ten fields: the table is looked up once per packet.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(lower.address.high)
+        hasher.combine(lower.address.low)
+        hasher.combine(upper.address.high)
+        hasher.combine(upper.address.low)
+        hasher.combine(UInt64(lower.port) | UInt64(upper.port) << 16
+            | (lower.address.isIPv6 ? 1 << 32 : 0) | (upper.address.isIPv6 ? 1 << 33 : 0))
+    }
 }

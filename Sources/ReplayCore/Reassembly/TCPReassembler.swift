@@ -71,13 +71,14 @@ public struct TCPReassembler: Sendable {
         var slot: Int
         if let existing = table[key] {
             slot = existing
-            let connection = connections[slot]
-            let half = connection.client == segment.source ? connection.toServer : connection.toClient
-            if isNewSYN, connection.closing || connection.finished, half.isn != segment.sequence {
+            // Field by field, not a copy of the connection: a copy would retain its buffers.
+            let finished = connections[slot].finished
+            let isn = connections[slot].client == segment.source ? connections[slot].toServer.isn : connections[slot].toClient.isn
+            if isNewSYN, connections[slot].closing || finished, isn != segment.sequence {
                 // The 4-tuple is reused by a new connection.
-                if !connection.finished { finishConnection(slot, at: now, into: &events) }
+                if !finished { finishConnection(slot, at: now, into: &events) }
                 connections[slot] = makeConnection(for: segment, at: now, into: &events)
-            } else if connection.finished {
+            } else if finished {
                 statistics.packetsAfterEnd += 1
                 connections[slot].lastSeen = now
                 return
@@ -105,34 +106,35 @@ public struct TCPReassembler: Sendable {
             statistics.ignoredResets += 1
             return
         }
-        var sender = take(slot, direction)
-        sender.start(sequence: segment.sequence, syn: syn)
-        let position = sender.offset(of: segment.sequence, syn: syn)
+        let bufferLimit = configuration.bufferLimit
+        let position = withHalf(slot, direction) { sender, _, _ in
+            sender.start(sequence: segment.sequence, syn: syn)
+            return sender.offset(of: segment.sequence, syn: syn)
+        }
 
         if flags.contains(.rst) {
-            put(sender, slot, direction)
             connections[slot].closing = true
             resetConnection(slot, from: direction, at: offset, into: &events)
             return
         }
-        sender.receive(
-            offset: position, bytes: segment.payload, wireLength: segment.wireLength,
-            bufferLimit: configuration.bufferLimit, statistics: &statistics, into: &halfOutput)
-        if flags.contains(.fin) {
-            connections[slot].closing = true
-            sender.receiveFin(at: position + Int64(segment.wireLength), into: &halfOutput)
+        let fin = flags.contains(.fin)
+        if fin { connections[slot].closing = true }
+        withHalf(slot, direction) { sender, statistics, output in
+            sender.receive(
+                offset: position, bytes: segment.payload, wireLength: segment.wireLength,
+                bufferLimit: bufferLimit, statistics: &statistics, into: &output)
+            if fin { sender.receiveFin(at: position + Int64(segment.wireLength), into: &output) }
         }
-        put(sender, slot, direction)
-        emit(session: session, direction: direction, offset: offset, into: &events)
+        if !halfOutput.isEmpty { emit(session: session, direction: direction, offset: offset, into: &events) }
 
         if flags.contains(.ack) {
-            var receiver = take(slot, direction.reversed)
-            if let acknowledged = receiver.offset(acknowledging: segment.acknowledgment) {
-                halfOutput.removeAll(keepingCapacity: true)
-                receiver.acknowledged(upTo: acknowledged, statistics: &statistics, into: &halfOutput)
-                emit(session: session, direction: direction.reversed, offset: offset, into: &events)
+            let acknowledgment = segment.acknowledgment
+            withHalf(slot, direction.reversed) { receiver, statistics, output in
+                if let acknowledged = receiver.offset(acknowledging: acknowledgment) {
+                    receiver.acknowledged(upTo: acknowledged, statistics: &statistics, into: &output)
+                }
             }
-            put(receiver, slot, direction.reversed)
+            if !halfOutput.isEmpty { emit(session: session, direction: direction.reversed, offset: offset, into: &events) }
         }
 
         if connections[slot].toServer.closed && connections[slot].toClient.closed {
@@ -210,24 +212,16 @@ public struct TCPReassembler: Sendable {
         return connections.count - 1
     }
 
-    private mutating func take(_ slot: Int, _ direction: Direction) -> HalfStream {
-        // Swap the half out so it is uniquely referenced while it mutates (no copy of its buffers).
+    /// Runs `body` on one half of a connection in place, with the statistics and the output
+    /// list: no copy of the half, so its buffers stay uniquely referenced and are not retained.
+    @inline(__always)
+    private mutating func withHalf<Result>(
+        _ slot: Int, _ direction: Direction,
+        _ body: (inout HalfStream, inout ReassemblyStatistics, inout [HalfStream.Output]) -> Result
+    ) -> Result {
         switch direction {
-        case .clientToServer:
-            let half = connections[slot].toServer
-            connections[slot].toServer = HalfStream()
-            return half
-        case .serverToClient:
-            let half = connections[slot].toClient
-            connections[slot].toClient = HalfStream()
-            return half
-        }
-    }
-
-    private mutating func put(_ half: HalfStream, _ slot: Int, _ direction: Direction) {
-        switch direction {
-        case .clientToServer: connections[slot].toServer = half
-        case .serverToClient: connections[slot].toClient = half
+        case .clientToServer: return body(&connections[slot].toServer, &statistics, &halfOutput)
+        case .serverToClient: return body(&connections[slot].toClient, &statistics, &halfOutput)
         }
     }
 
@@ -259,14 +253,14 @@ public struct TCPReassembler: Sendable {
     /// other side still held is delivered (with gaps), and the session ends.
     private mutating func resetConnection(_ slot: Int, from direction: Direction, at offset: Int64, into events: inout [SessionEvent]) {
         let session = connections[slot].session
-        var sender = take(slot, direction)
         halfOutput.removeAll(keepingCapacity: true)
-        sender.flush(reset: true, statistics: &statistics, into: &halfOutput)
-        put(sender, slot, direction)
+        withHalf(slot, direction) { sender, statistics, output in
+            sender.flush(reset: true, statistics: &statistics, into: &output)
+        }
         emit(session: session, direction: direction, offset: offset, into: &events)
-        var other = take(slot, direction.reversed)
-        other.flush(reset: false, statistics: &statistics, into: &halfOutput)
-        put(other, slot, direction.reversed)
+        withHalf(slot, direction.reversed) { other, statistics, output in
+            other.flush(reset: false, statistics: &statistics, into: &output)
+        }
         emit(session: session, direction: direction.reversed, offset: offset, into: &events)
         connections[slot].finished = true
         connections[slot].toServer.release()
@@ -278,11 +272,11 @@ public struct TCPReassembler: Sendable {
         let session = connections[slot].session
         let offset = connections[slot].lastOffset
         for direction in [Direction.clientToServer, .serverToClient] {
-            var half = take(slot, direction)
             halfOutput.removeAll(keepingCapacity: true)
-            half.flush(reset: false, statistics: &statistics, into: &halfOutput)
-            half.release()
-            put(half, slot, direction)
+            withHalf(slot, direction) { half, statistics, output in
+                half.flush(reset: false, statistics: &statistics, into: &output)
+                half.release()
+            }
             emit(session: session, direction: direction, offset: offset, into: &events)
         }
         connections[slot].finished = true
