@@ -4,6 +4,7 @@ import Testing
 
 /// `replayd export` checked by tshark, not by our own importer: the bytes of each direction,
 /// the absence of TCP analysis warnings, checksums and timestamps.
+extension HeavyTests {
 @Suite struct ExportRoundTripTests {
     /// A small deterministic generator, so a failure can be reproduced.
     struct SplitMix: RandomNumberGenerator {
@@ -214,4 +215,5 @@ import Testing
         guard let fraction = Int64(parts[1] + String(repeating: "0", count: 9 - parts[1].count)) else { return nil }
         return seconds * 1_000_000_000 + fraction
     }
+}
 }

@@ -6,6 +6,7 @@ import Testing
 /// cassette, `tshark -z follow,tcp,raw` on the exported pcap gives exactly the session's bytes
 /// each way; and for sessions without gaps, the same bytes tshark reassembles from the original
 /// capture. Three independent readings of the same traffic must agree byte for byte.
+extension HeavyTests {
 @Suite("Import → export round trip")
 struct ImportExportRoundTripTests {
     /// Captures bigger than this are left out to keep the suite fast (only echo-500, 6.8 MB).
@@ -194,4 +195,5 @@ struct ImportExportRoundTripTests {
         }
         return blocks
     }
+}
 }

@@ -42,6 +42,7 @@ func residentBytes() -> Int {
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
+extension HeavyTests {
 @Suite("ProxyBulkTransfer", .timeLimit(.minutes(2)))
 struct ProxyBulkTransferTests {
     @Test("100 MB pass byte-exact to a slow reader and into the cassette, with bounded bytes in flight and memory")
@@ -130,6 +131,7 @@ struct ProxyBulkTransferTests {
         #expect(kinds.last == "end")
         try? FileManager.default.removeItem(atPath: harness.directory)
     }
+}
 }
 
 /// A counter shared between a sending thread and the test.

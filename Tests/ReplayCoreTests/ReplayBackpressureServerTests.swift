@@ -123,6 +123,7 @@ private struct StalledDownload {
     }
 }
 
+extension HeavyTests {
 @Suite("ReplayServer backpressure", .serialized)
 struct ReplayBackpressureServerTests {
     @Test func aStalledClientCostsOneBufferAndGetsTheRestAtTheRecordedPace() async throws {
@@ -139,4 +140,5 @@ struct ReplayBackpressureServerTests {
         let download = try await StalledDownload.run(options: ReplayOptions(noDelay: true), stall: 0.3)
         download.expectExactAndBounded()
     }
+}
 }

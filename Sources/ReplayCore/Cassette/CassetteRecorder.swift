@@ -1,5 +1,5 @@
-import Dispatch
 import Logging
+import NIOPosix
 import Synchronization
 
 /// Where a `CassetteRecorder` puts events. `CassetteWriter` is the real one; tests put a
@@ -23,7 +23,7 @@ extension CassetteWriter: CassetteEventSink {}
 /// A bounded, asynchronous sink that writes the events of every connection into one cassette.
 ///
 /// `record(_:)` never touches the disk: it queues the event and returns, so an event loop never
-/// waits on a slow or broken disk. A serial dispatch queue writes the events in order and flushes
+/// waits on a slow or broken disk. A thread of its own writes the events in order and flushes
 /// whenever it has caught up. When it falls more than `queueLimit` bytes behind, data events are
 /// dropped and recorded as `gap` events (the cassette says what is missing) instead of growing
 /// memory. A write error is logged once at error level; later events are counted and discarded.
@@ -77,7 +77,9 @@ public final class CassetteRecorder: Sendable {
     private let logger: Logger
     private let queue = Mutex(Queue())
     private let output: Mutex<Output>
-    private let writerQueue = DispatchQueue(label: "replayd.cassette-recorder")
+    /// One thread of its own for all disk work: events are written in the order they were
+    /// queued, and a busy shared pool (Dispatch's has one thread per core) can never starve it.
+    private let writer: NIOThreadPool
 
     /// A recorder writing into `sink` (which it owns from now on).
     public init(sink: sending any CassetteEventSink, path: String, queueLimit: Int = 32 * 1024 * 1024, logger: Logger) {
@@ -85,6 +87,19 @@ public final class CassetteRecorder: Sendable {
         self.queueLimit = queueLimit
         self.logger = logger
         self.output = Mutex(Output(sink: sink))
+        self.writer = NIOThreadPool(numberOfThreads: 1)
+        writer.start()
+    }
+
+    deinit {
+        writer.shutdownGracefully { _ in }
+    }
+
+    /// Runs `body` on the writer thread, after everything submitted before it.
+    private func onWriter(_ body: @escaping @Sendable () -> Void) {
+        // A work item is only cancelled once the pool shuts down, in deinit; running it
+        // anyway still resumes whoever waits on it.
+        writer.submit { _ in body() }
     }
 
     /// Queues one event for the cassette. Never blocks on I/O; safe from any thread.
@@ -136,7 +151,7 @@ public final class CassetteRecorder: Sendable {
             logger.error("an event arrived after the cassette was closed and was not recorded", metadata: ["cassette": "\(path)", "session": "\(event.session)"])
         }
         if scheduleDrain {
-            writerQueue.async { self.drain() }
+            onWriter { self.drain() }
         }
     }
 
@@ -151,7 +166,7 @@ public final class CassetteRecorder: Sendable {
                 state.pendingGaps.removeAll()
                 state.closed = true
             }
-            writerQueue.async {
+            onWriter {
                 self.drain()
                 let report = self.closeSink()
                 continuation.resume(returning: report)
@@ -164,7 +179,7 @@ public final class CassetteRecorder: Sendable {
     /// leaves every flushed line under the name the user asked for.
     public func publish() async throws(CassetteError) {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<CassetteError?, Never>) in
-            writerQueue.async {
+            onWriter {
                 let failure = self.output.withLock { state -> CassetteError? in
                     do throws(CassetteError) { try state.sink.publish() } catch { return error }
                     return nil
@@ -182,14 +197,14 @@ public final class CassetteRecorder: Sendable {
                 state.events.removeAll()
                 state.pendingGaps.removeAll()
             }
-            writerQueue.async {
+            onWriter {
                 self.output.withLock { $0.sink.abandon() }
                 continuation.resume()
             }
         }
     }
 
-    /// Runs on `writerQueue` only.
+    /// Runs on the writer thread only.
     private func drain() {
         while true {
             let batch = queue.withLock { state -> [SessionEvent] in
