@@ -6,6 +6,21 @@ struct Replayd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replayd",
         abstract: "Record TCP sessions into cassettes and replay them with their original timing.",
+        discussion: """
+        A cassette is a JSON Lines file of TCP sessions: every byte each side sent, in the chunks \
+        it was read in, with times and how each side closed (FIN, RST or silence). See \
+        docs/cassette-format.md.
+
+        EXAMPLES
+          # record a client's conversations with a real SMTP server
+          replayd record --listen 2525 --upstream mx.example.net:25 -o smtp.cassette
+          # read what was recorded
+          replayd show smtp.cassette
+          # play the server side back to any client, with the original timing
+          replayd replay smtp.cassette --listen 2525
+          # a capture instead of a proxy
+          replayd import ticket-4711.pcapng -o smtp.cassette tcp port 25
+        """,
         version: ReplaydVersion.current,
         subcommands: [
             RecordCommand.self, ReplayCommand.self, ShowCommand.self, CatCommand.self,
