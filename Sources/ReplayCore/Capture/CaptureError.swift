@@ -8,8 +8,6 @@ public enum CaptureError: Error, Equatable, CustomStringConvertible {
     case readFailed(path: String, packetsRead: Int, reason: String)
     /// The whole file uses a link type the importer does not decode.
     case unsupportedLinkType(path: String, linkType: Int32, name: String)
-    /// A live capture could not be started.
-    case cannotCapture(interface: String, reason: String)
 
     public var description: String {
         switch self {
@@ -21,8 +19,6 @@ public enum CaptureError: Error, Equatable, CustomStringConvertible {
             return "\(path): reading failed after \(packetsRead) packet\(packetsRead == 1 ? "" : "s"): \(reason)"
         case .unsupportedLinkType(let path, let linkType, let name):
             return "\(path): link type \(name) (\(linkType)) is not supported; replayd reads Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback captures"
-        case .cannotCapture(let interface, let reason):
-            return "cannot capture on \(interface): \(reason)"
         }
     }
 }
