@@ -24,6 +24,12 @@ public struct ReassemblyStatistics: Sendable, Equatable {
     public var packetsAfterEnd = 0
     /// RSTs ignored because their sequence number was far outside the sender's stream.
     public var ignoredResets = 0
+    /// Segments whose data lay past their sender's own RST (a sender has no connection left
+    /// after it); not delivered.
+    public var segmentsPastReset = 0
+    /// Payload bytes delivered after the connection's first RST: what the other side (or the
+    /// resetting side, captured out of order) still had in flight.
+    public var bytesAfterReset: Int64 = 0
 
     public init() {}
 }
