@@ -37,8 +37,8 @@ struct HalfStream {
     private(set) var finOffset: Int64?
     /// A close (FIN or RST) has been handed out.
     private(set) var closed = false
-    /// Where this direction's RST sat. The direction is closed, but bytes before the RST that
-    /// are captured after it (out of order) were sent before it, so they are still taken.
+    /// Where this direction's RST sat. The direction is closed (its `close … rst` is out), but
+    /// data captured after the RST is still taken.
     private(set) var resetOffset: Int64?
     private var pending: [PendingChunk] = []
     private var pendingBytes = 0
@@ -49,7 +49,7 @@ struct HalfStream {
     static let recentByteLimit = 64 * 1024
 
     var hasPending: Bool { !pending.isEmpty }
-    /// Nothing more can come: closed, and after a RST, every byte before it delivered.
+    /// Nothing more is expected: closed, and after a RST, every byte before it delivered.
     var isDone: Bool { closed && pending.isEmpty && next >= (resetOffset ?? next) }
     var hasStarted: Bool { unwrapper != nil }
 
@@ -88,16 +88,10 @@ struct HalfStream {
     ) {
         guard wireLength > 0 else { return }
         var chunk = PendingChunk(offset: offset, bytes: bytes, wireLength: wireLength)
-        if let resetOffset {
-            // A sender has no connection left after its RST: bytes past it were never in flight.
-            guard chunk.offset < resetOffset else {
-                statistics.segmentsPastReset += 1
-                return
-            }
-            if chunk.end > resetOffset { chunk = Self.cut(chunk, at: resetOffset) }
-        } else if closed {
-            return
-        }
+        // After a FIN nothing more is taken. After a RST data still is, as Wireshark's follow
+        // does: bytes sent before the RST and captured after it, and bytes past it (a RST
+        // injected by a middlebox leaves the real sender going on).
+        if closed, resetOffset == nil { return }
         if chunk.end <= next {
             statistics.retransmissions += 1
             compareWithRecent(chunk, into: &output, statistics: &statistics)
@@ -262,12 +256,6 @@ struct HalfStream {
                 return memcmp(pa + Int(start - offsetA), pb + Int(start - offsetB), length) == 0
             }
         }
-    }
-
-    /// The part of `chunk` before `offset`.
-    private static func cut(_ chunk: PendingChunk, at offset: Int64) -> PendingChunk {
-        let keep = Int(max(0, offset - chunk.offset))
-        return PendingChunk(offset: chunk.offset, bytes: Array(chunk.bytes.prefix(keep)), wireLength: min(chunk.wireLength, keep))
     }
 
     private static func trimmed(_ chunk: PendingChunk, to offset: Int64) -> PendingChunk {

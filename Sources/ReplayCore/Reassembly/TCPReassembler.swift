@@ -9,8 +9,8 @@
 /// - Retransmitted bytes are dropped (differing ones reported), out-of-order segments are held
 ///   and delivered in order, and bytes that never arrive become `gap` events: never joined.
 /// - A RST closes its sender's direction at once, but the session goes on taking what was
-///   still in flight (the other side's data, and the resetting side's bytes from before its
-///   RST), as Wireshark's `follow` does. It ends when both directions are done, when a new
+///   still in flight (chiefly the other side's data that crossed the RST), as Wireshark's
+///   `follow` does. It ends when both directions are done, when a new
 ///   SYN reuses the 4-tuple, after `resetLinger` without a packet, or at `finish()`.
 public struct TCPReassembler: Sendable {
     /// Limits and timeouts.
@@ -311,7 +311,8 @@ public struct TCPReassembler: Sendable {
 
     /// A RST closes its sender's direction at once (`close … rst` at the RST's time). The
     /// session stays open for what was in flight: the other side's data, which crossed the RST
-    /// (Wireshark follows it), and the sender's bytes from before the RST captured after it.
+    /// (Wireshark follows it), and the sender's own data captured after it (sent before it, or
+    /// sent on after a RST injected by a middlebox: Wireshark follows that as well).
     private mutating func resetConnection(_ slot: Int, from direction: Direction, at position: Int64, offset: Int64,
                                           now: Int64, into events: inout [SessionEvent]) {
         let session = connections[slot].session
