@@ -11,7 +11,7 @@ struct ExportCommand: ParsableCommand {
         discussion: """
         Every session becomes one TCP connection: a SYN / SYN-ACK / ACK handshake at its start, each \
         data chunk at its recorded time (split into segments of at most 65000 bytes), FIN or RST as \
-        recorded, and gaps as jumps in the sequence numbers, so Wireshark marks the missing bytes. A \
+        recorded (data recorded after a RST follows it, as it was in flight), and gaps as jumps in the sequence numbers, so Wireshark marks the missing bytes. A \
         session whose upstream connect failed shows a SYN answered by RST (refused) or SYNs left \
         unanswered (timeout). Packets of all sessions are merged in time order. The file is a classic \
         pcap with nanosecond timestamps and Ethernet framing; checksums are correct. Sessions without a \

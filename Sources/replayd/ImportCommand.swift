@@ -12,8 +12,11 @@ struct ImportCommand: ParsableCommand {
             Reads the capture through libpcap (pcap and pcapng, nanosecond timestamps), reassembles \
             every TCP connection and writes one session per connection, numbered in order of its \
             first packet (Wireshark's tcp.stream + 1). Retransmissions are dropped, out-of-order \
-            segments put back in order, and bytes the capture lost are recorded as gaps. Words after \
-            the file names form a BPF filter, as with tcpdump.
+            segments put back in order, and bytes the capture lost are recorded as gaps. A RST \
+            closes its sender's side at once; data still in flight after it (the other side's) is \
+            kept after the close, as Wireshark's Follow TCP Stream shows it, until both sides are \
+            done, a new SYN reuses the address pair, 5 s pass without a packet, or the file ends. \
+            Words after the file names form a BPF filter, as with tcpdump.
 
             Link types: Ethernet (with VLAN tags), Linux cooked (SLL, SLL2), raw IP, BSD loopback.
 

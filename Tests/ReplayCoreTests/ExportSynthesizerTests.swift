@@ -89,15 +89,27 @@ import Testing
         #expect(client.first?.acknowledgment == s &+ 1 &+ 2 &+ 1448 &+ 1)
     }
 
-    @Test func resetEndsTheConnection() {
+    @Test func dataInFlightAfterAResetFollowsIt() {
         var (synthesizer, handshake) = opened()
         let c = handshake[0].sequence, s = handshake[1].sequence
         let reset = synthesizer.handle(event(5, .close(.clientToServer, .rst)))
         #expect(reset.count == 1)
         #expect(reset[0].flags == [.rst, .ack] && reset[0].sequence == c &+ 1 && reset[0].acknowledgment == s &+ 1)
-        #expect(synthesizer.handle(event(6, .data(.serverToClient, [1, 2, 3]))).isEmpty)
-        #expect(synthesizer.handle(event(7, .close(.serverToClient, .fin))).isEmpty)
-        #expect(synthesizer.droppedBytes == 3)
+        #expect(reset[0].time.nanosecondsSinceEpoch == start.nanosecondsSinceEpoch + 5)
+        // The server's bytes still in flight go on the wire after the RST, on the same sequence space.
+        let late = synthesizer.handle(event(6, .data(.serverToClient, [1, 2, 3])))
+        #expect(late.count == 1)
+        #expect(late.first?.direction == .serverToClient && late.first?.sequence == s &+ 1 && Array(late.first?.payload ?? []) == [1, 2, 3])
+        #expect(late.first?.time.nanosecondsSinceEpoch == start.nanosecondsSinceEpoch + 6)
+        // A FIN after it is sent too, but the client that reset acknowledges nothing any more.
+        let fin = synthesizer.handle(event(7, .close(.serverToClient, .fin)))
+        #expect(fin.map(\.flags) == [[.fin, .ack]])
+        #expect(fin.first?.sequence == s &+ 4)
+        #expect(synthesizer.handle(event(7, .close(.clientToServer, .rst))).isEmpty, "one RST per side")
+        #expect(synthesizer.handle(event(8, .end)).isEmpty)
+        #expect(synthesizer.droppedBytes == 0)
+        #expect(synthesizer.handle(event(9, .data(.serverToClient, [4]))).isEmpty)
+        #expect(synthesizer.droppedBytes == 1)
     }
 
     @Test func refusedConnectIsASynAnsweredByReset() {

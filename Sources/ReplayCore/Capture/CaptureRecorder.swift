@@ -113,7 +113,12 @@ public final class CaptureRecorder {
                 // Route events packet by packet: a batch of 64 KB segments must not pile up here.
                 if !produced.isEmpty { try routeProduced() }
             }
-            if count > 0 {
+            // A session a RST closed ends after a quiet spell (see `resetLinger`); on an idle
+            // interface no packet brings the time, so the clock does.
+            reassembler.advance(to: WallClock.now(), into: &produced)
+            let expired = !produced.isEmpty
+            if expired { try routeProduced() }
+            if count > 0 || expired {
                 try writer.flush()
                 if !reassembler.notices.isEmpty { collectNotices(logger: logger) }
             }

@@ -161,7 +161,7 @@ public enum CassetteExporter {
             guard let synthesizer = connections[session]?.synthesizer else { continue }
             if synthesizer.droppedBytes > 0 {
                 warnings.append("session \(session): \(synthesizer.droppedBytes) data bytes after a failed "
-                    + "connect or a reset cannot be shown on a TCP connection and are not in the capture")
+                    + "connect or after the session's end cannot be shown on a TCP connection and are not in the capture")
             }
             if synthesizer.reorderedEvents > 0 {
                 warnings.append("session \(session): \(synthesizer.reorderedEvents) event(s) are timed before "

@@ -9,6 +9,11 @@
 /// every segment it sends carries its current ACK, it answers each FIN, and it sends a pure
 /// ACK after each `acknowledgeEvery` bytes of a one-way bulk transfer. The SYNs announce a
 /// window scale so that the advertised window (8 MiB) always covers the bytes in flight.
+///
+/// A RST goes on the wire at its event's time, and data recorded after it (what was still in
+/// flight, which the importer keeps as Wireshark does) follows it in time order on the same
+/// sequence space, so Wireshark follows it into the same stream. A side that sent a RST
+/// acknowledges nothing after it: a real stack would have no connection left to do so.
 public struct PacketSynthesizer: Sendable {
     /// The largest payload put in one segment (an IPv4 packet holds at most 65535 bytes).
     public static let maximumPayload = 65000
@@ -24,6 +29,8 @@ public struct PacketSynthesizer: Sendable {
         var next: UInt32
         /// Bytes this side sent that the other side has not acknowledged yet.
         var unacknowledged = 0
+        /// This side sent a RST: it sends no acknowledgments any more.
+        var reset = false
     }
 
     private enum State {
@@ -31,7 +38,7 @@ public struct PacketSynthesizer: Sendable {
         case established
         /// The connection never came up (connect-failed); nothing more goes on the wire.
         case failed
-        /// Reset or ended; nothing more goes on the wire.
+        /// Ended; nothing more goes on the wire.
         case over
     }
 
@@ -44,7 +51,7 @@ public struct PacketSynthesizer: Sendable {
     private let serverInitialSequence: UInt32
     private var state = State.waitingForOpen
     private var latestOffset: Int64 = .min
-    /// Data bytes that could not be put on the wire (after a failed connect or a reset).
+    /// Data bytes that could not be put on the wire (after a failed connect or the end).
     public private(set) var droppedBytes = 0
     /// Events whose time went backwards and were moved up to the previous event's time.
     public private(set) var reorderedEvents = 0
@@ -94,7 +101,7 @@ public struct PacketSynthesizer: Sendable {
             guard state == .established else { return [] }
             state = .over
             var segments: [OutgoingSegment] = []
-            for direction in Direction.allCases where self[direction].unacknowledged > 0 {
+            for direction in Direction.allCases where self[direction].unacknowledged > 0 && !self[direction.reversed].reset {
                 segments.append(pureAcknowledgment(of: direction, at: time))
             }
             return segments
@@ -148,7 +155,7 @@ public struct PacketSynthesizer: Sendable {
             let to = min(from + Self.maximumPayload, bytes.count)
             let flags: TCPFlags = to == bytes.count ? [.psh, .ack] : .ack
             segments.append(send(direction, flags: flags, payload: bytes[from..<to], at: time))
-            if self[direction].unacknowledged >= Self.acknowledgeEvery {
+            if self[direction].unacknowledged >= Self.acknowledgeEvery && !self[direction.reversed].reset {
                 segments.append(pureAcknowledgment(of: direction, at: time))
             }
             from = to
@@ -161,10 +168,14 @@ public struct PacketSynthesizer: Sendable {
         switch how {
         case .fin:
             let fin = send(direction, flags: [.fin, .ack], payload: [], at: time)
+            if self[direction.reversed].reset { return [fin] }
             return [fin, pureAcknowledgment(of: direction, at: time)]
         case .rst:
-            state = .over
-            return [send(direction, flags: [.rst, .ack], payload: [], at: time)]
+            // The connection stays up for the data recorded after the RST (it was in flight).
+            guard !self[direction].reset else { return [] }
+            let reset = send(direction, flags: [.rst, .ack], payload: [], at: time)
+            self[direction].reset = true
+            return [reset]
         }
     }
 

@@ -35,7 +35,11 @@ struct HalfStream {
     /// The initial sequence number, when the SYN was captured.
     private(set) var isn: UInt32?
     private(set) var finOffset: Int64?
+    /// A close (FIN or RST) has been handed out.
     private(set) var closed = false
+    /// Where this direction's RST sat. The direction is closed (its `close … rst` is out), but
+    /// data captured after the RST is still taken.
+    private(set) var resetOffset: Int64?
     private var pending: [PendingChunk] = []
     private var pendingBytes = 0
     private var recent: [DeliveredChunk] = []
@@ -45,6 +49,8 @@ struct HalfStream {
     static let recentByteLimit = 64 * 1024
 
     var hasPending: Bool { !pending.isEmpty }
+    /// Nothing more is expected: closed, and after a RST, every byte before it delivered.
+    var isDone: Bool { closed && pending.isEmpty && next >= (resetOffset ?? next) }
     var hasStarted: Bool { unwrapper != nil }
 
     /// Fixes offset 0 from the first segment this direction sends.
@@ -80,8 +86,12 @@ struct HalfStream {
         offset: Int64, bytes: [UInt8], wireLength: Int, bufferLimit: Int,
         statistics: inout ReassemblyStatistics, into output: inout [Output]
     ) {
-        guard wireLength > 0, !closed else { return }
+        guard wireLength > 0 else { return }
         var chunk = PendingChunk(offset: offset, bytes: bytes, wireLength: wireLength)
+        // After a FIN nothing more is taken. After a RST data still is, as Wireshark's follow
+        // does: bytes sent before the RST and captured after it, and bytes past it (a RST
+        // injected by a middlebox leaves the real sender going on).
+        if closed, resetOffset == nil { return }
         if chunk.end <= next {
             statistics.retransmissions += 1
             compareWithRecent(chunk, into: &output, statistics: &statistics)
@@ -116,24 +126,29 @@ struct HalfStream {
     /// The peer acknowledged everything before `offset`. Bytes it acknowledged that the capture
     /// never held are lost for good; when data waits behind them, declare the gap now.
     mutating func acknowledged(upTo offset: Int64, statistics: inout ReassemblyStatistics, into output: inout [Output]) {
-        guard !closed, offset > next, let first = pending.first, first.offset > next else { return }
+        guard !closed || resetOffset != nil, offset > next, let first = pending.first, first.offset > next else { return }
         emitGap(upTo: min(offset, first.offset), statistics: &statistics, into: &output)
         drain(statistics: &statistics, into: &output)
     }
 
-    /// Delivers everything held, declaring a gap for each hole, then the FIN if one was seen.
-    /// With `reset`, the direction ends with a RST instead.
-    mutating func flush(reset: Bool, statistics: inout ReassemblyStatistics, into output: inout [Output]) {
+    /// The sender reset the connection with a RST at `offset`: the direction closes now. What
+    /// it holds stays held, since the bytes before the RST may still arrive (out of order).
+    mutating func reset(at offset: Int64, into output: inout [Output]) {
         guard !closed else { return }
+        closed = true
+        resetOffset = max(offset, next)
+        output.append(.close(.rst))
+    }
+
+    /// The connection is over: delivers everything held, declaring a gap for each hole, then
+    /// the FIN if one was seen (after a RST, the close is out already).
+    mutating func flush(statistics: inout ReassemblyStatistics, into output: inout [Output]) {
+        guard !closed || resetOffset != nil else { return }
         while let first = pending.first {
             if first.offset > next { emitGap(upTo: first.offset, statistics: &statistics, into: &output) }
             drain(statistics: &statistics, into: &output)
         }
-        if reset {
-            closed = true
-            output.append(.close(.rst))
-            return
-        }
+        guard !closed else { return }
         if let finOffset, finOffset > next { emitGap(upTo: finOffset, statistics: &statistics, into: &output) }
         closeIfComplete(into: &output)
     }

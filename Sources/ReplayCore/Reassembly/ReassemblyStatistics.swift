@@ -24,6 +24,9 @@ public struct ReassemblyStatistics: Sendable, Equatable {
     public var packetsAfterEnd = 0
     /// RSTs ignored because their sequence number was far outside the sender's stream.
     public var ignoredResets = 0
+    /// Payload bytes delivered after the connection's first RST: what was still in flight (or,
+    /// after a RST injected by a middlebox, what the endpoints went on sending).
+    public var bytesAfterReset: Int64 = 0
 
     public init() {}
 }

@@ -8,6 +8,10 @@
 ///   the session's first packet; one segment stays one chunk.
 /// - Retransmitted bytes are dropped (differing ones reported), out-of-order segments are held
 ///   and delivered in order, and bytes that never arrive become `gap` events: never joined.
+/// - A RST closes its sender's direction at once, but the session goes on taking what was
+///   still in flight (chiefly the other side's data that crossed the RST), as Wireshark's
+///   `follow` does. It ends when both directions are done, when a new
+///   SYN reuses the 4-tuple, after `resetLinger` without a packet, or at `finish()`.
 public struct TCPReassembler: Sendable {
     /// Limits and timeouts.
     public struct Configuration: Sendable {
@@ -16,10 +20,16 @@ public struct TCPReassembler: Sendable {
         /// How long (capture time) a finished connection's 4-tuple is remembered, so late ACKs
         /// and retransmitted FINs do not start new sessions.
         public var finishedLinger: Int64
+        /// How long (capture time) a reset connection waits, after its last packet, for data
+        /// that was still in flight when the RST went out. In flight means within a round trip,
+        /// so seconds are plenty; the session's `end` comes after this.
+        public var resetLinger: Int64
 
-        public init(bufferLimit: Int = 4 << 20, finishedLinger: Int64 = 120_000_000_000) {
+        public init(bufferLimit: Int = 4 << 20, finishedLinger: Int64 = 120_000_000_000,
+                    resetLinger: Int64 = 5_000_000_000) {
             self.bufferLimit = bufferLimit
             self.finishedLinger = finishedLinger
+            self.resetLinger = resetLinger
         }
     }
 
@@ -34,6 +44,15 @@ public struct TCPReassembler: Sendable {
         var finished = false
         /// A FIN or RST was seen from either side: a new SYN on the 4-tuple starts a new session.
         var closing = false
+        /// A RST was taken: the connection waits for in-flight data until it ends.
+        var reset = false
+    }
+
+    /// A reset connection to end once it has been quiet for `resetLinger`.
+    private struct ResetDeadline: Sendable {
+        var slot: Int
+        var session: Int
+        var deadline: Int64
     }
 
     public let configuration: Configuration
@@ -46,6 +65,10 @@ public struct TCPReassembler: Sendable {
     private var nextSession = 1
     private var segmentsSinceSweep = 0
     private var halfOutput: [HalfStream.Output] = []
+    /// Reset connections in order of their deadlines (roughly: a deadline pushed back by a late
+    /// packet goes to the back, so one may be seen a little late, never early).
+    private var resetDeadlines: [ResetDeadline] = []
+    private var resetDeadlinesHead = 0
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -65,6 +88,7 @@ public struct TCPReassembler: Sendable {
     public mutating func segment(_ segment: TCPSegment, into events: inout [SessionEvent]) {
         statistics.segments += 1
         let now = segment.timestamp.nanosecondsSinceEpoch
+        if resetDeadlinesHead < resetDeadlines.count { expireResets(now: now, into: &events) }
         let key = ConnectionKey(segment.source, segment.destination)
         let isNewSYN = segment.flags.contains(.syn) && !segment.flags.contains(.ack)
 
@@ -114,7 +138,7 @@ public struct TCPReassembler: Sendable {
 
         if flags.contains(.rst) {
             connections[slot].closing = true
-            resetConnection(slot, from: direction, at: offset, into: &events)
+            resetConnection(slot, from: direction, at: position, offset: offset, now: now, into: &events)
             return
         }
         let fin = flags.contains(.fin)
@@ -125,7 +149,7 @@ public struct TCPReassembler: Sendable {
                 bufferLimit: bufferLimit, statistics: &statistics, into: &output)
             if fin { sender.receiveFin(at: position + Int64(segment.wireLength), into: &output) }
         }
-        if !halfOutput.isEmpty { emit(session: session, direction: direction, offset: offset, into: &events) }
+        if !halfOutput.isEmpty { emit(session: session, direction: direction, offset: offset, afterReset: connections[slot].reset, into: &events) }
 
         if flags.contains(.ack) {
             let acknowledgment = segment.acknowledgment
@@ -134,21 +158,23 @@ public struct TCPReassembler: Sendable {
                     receiver.acknowledged(upTo: acknowledged, statistics: &statistics, into: &output)
                 }
             }
-            if !halfOutput.isEmpty { emit(session: session, direction: direction.reversed, offset: offset, into: &events) }
+            if !halfOutput.isEmpty { emit(session: session, direction: direction.reversed, offset: offset, afterReset: connections[slot].reset, into: &events) }
         }
 
-        if connections[slot].toServer.closed && connections[slot].toClient.closed {
-            connections[slot].finished = true
-            connections[slot].toServer.release()
-            connections[slot].toClient.release()
-            events.append(SessionEvent(session: session, offset: offset, kind: .end))
-        }
+        endIfDone(slot, at: offset, into: &events)
 
         segmentsSinceSweep += 1
         if segmentsSinceSweep >= 4096 {
             segmentsSinceSweep = 0
             sweep(now: now)
         }
+    }
+
+    /// Tells the reassembler that capture time has reached `time` with no packet: reset
+    /// connections quiet for `resetLinger` end now. A live capture calls this while idle, so a
+    /// session ended by a RST is written without waiting for the next packet.
+    public mutating func advance(to time: WallClock, into events: inout [SessionEvent]) {
+        expireResets(now: time.nanosecondsSinceEpoch, into: &events)
     }
 
     /// Ends every open connection (the capture is over): held data is delivered with gaps for
@@ -225,8 +251,41 @@ public struct TCPReassembler: Sendable {
         }
     }
 
+    /// Ends the session once neither direction can deliver anything more.
+    private mutating func endIfDone(_ slot: Int, at offset: Int64, into events: inout [SessionEvent]) {
+        guard connections[slot].toServer.isDone && connections[slot].toClient.isDone else { return }
+        connections[slot].finished = true
+        connections[slot].toServer.release()
+        connections[slot].toClient.release()
+        events.append(SessionEvent(session: connections[slot].session, offset: offset, kind: .end))
+    }
+
+    /// Ends the reset connections whose deadline has passed, unless a packet came since.
+    private mutating func expireResets(now: Int64, into events: inout [SessionEvent]) {
+        let linger = configuration.resetLinger
+        while resetDeadlinesHead < resetDeadlines.count, resetDeadlines[resetDeadlinesHead].deadline < now {
+            let entry = resetDeadlines[resetDeadlinesHead]
+            resetDeadlinesHead += 1
+            // The slot may have been finished, or reused by another connection, since.
+            guard connections[entry.slot].session == entry.session, !connections[entry.slot].finished else { continue }
+            let quietUntil = connections[entry.slot].lastSeen + linger
+            if quietUntil >= now {
+                resetDeadlines.append(ResetDeadline(slot: entry.slot, session: entry.session, deadline: quietUntil))
+            } else {
+                finishConnection(entry.slot, at: now, into: &events)
+            }
+        }
+        if resetDeadlinesHead == resetDeadlines.count {
+            resetDeadlines.removeAll(keepingCapacity: true)
+            resetDeadlinesHead = 0
+        } else if resetDeadlinesHead > 1024, resetDeadlinesHead * 2 > resetDeadlines.count {
+            resetDeadlines.removeFirst(resetDeadlinesHead)
+            resetDeadlinesHead = 0
+        }
+    }
+
     /// Turns half-stream output into session events.
-    private mutating func emit(session: Int, direction: Direction, offset: Int64, into events: inout [SessionEvent]) {
+    private mutating func emit(session: Int, direction: Direction, offset: Int64, afterReset: Bool, into events: inout [SessionEvent]) {
         for output in halfOutput {
             switch output {
             case .data(let bytes):
@@ -235,6 +294,7 @@ public struct TCPReassembler: Sendable {
                 } else {
                     statistics.bytesServerToClient += Int64(bytes.count)
                 }
+                if afterReset { statistics.bytesAfterReset += Int64(bytes.count) }
                 events.append(SessionEvent(session: session, offset: offset, kind: .data(direction, bytes)))
             case .gap(let size):
                 events.append(SessionEvent(session: session, offset: offset, kind: .gap(direction, size)))
@@ -249,23 +309,23 @@ public struct TCPReassembler: Sendable {
         halfOutput.removeAll(keepingCapacity: true)
     }
 
-    /// A RST ends the connection at once: the sender's direction closes with `rst`, what the
-    /// other side still held is delivered (with gaps), and the session ends.
-    private mutating func resetConnection(_ slot: Int, from direction: Direction, at offset: Int64, into events: inout [SessionEvent]) {
+    /// A RST closes its sender's direction at once (`close … rst` at the RST's time). The
+    /// session stays open for what was in flight: the other side's data, which crossed the RST
+    /// (Wireshark follows it), and the sender's own data captured after it (sent before it, or
+    /// sent on after a RST injected by a middlebox: Wireshark follows that as well).
+    private mutating func resetConnection(_ slot: Int, from direction: Direction, at position: Int64, offset: Int64,
+                                          now: Int64, into events: inout [SessionEvent]) {
         let session = connections[slot].session
         halfOutput.removeAll(keepingCapacity: true)
-        withHalf(slot, direction) { sender, statistics, output in
-            sender.flush(reset: true, statistics: &statistics, into: &output)
+        withHalf(slot, direction) { sender, _, output in
+            sender.reset(at: position, into: &output)
         }
-        emit(session: session, direction: direction, offset: offset, into: &events)
-        withHalf(slot, direction.reversed) { other, statistics, output in
-            other.flush(reset: false, statistics: &statistics, into: &output)
+        emit(session: session, direction: direction, offset: offset, afterReset: true, into: &events)
+        if !connections[slot].reset {
+            connections[slot].reset = true
+            resetDeadlines.append(ResetDeadline(slot: slot, session: session, deadline: now + configuration.resetLinger))
         }
-        emit(session: session, direction: direction.reversed, offset: offset, into: &events)
-        connections[slot].finished = true
-        connections[slot].toServer.release()
-        connections[slot].toClient.release()
-        events.append(SessionEvent(session: session, offset: offset, kind: .end))
+        endIfDone(slot, at: offset, into: &events)
     }
 
     private mutating func finishConnection(_ slot: Int, at now: Int64, into events: inout [SessionEvent]) {
@@ -274,10 +334,10 @@ public struct TCPReassembler: Sendable {
         for direction in [Direction.clientToServer, .serverToClient] {
             halfOutput.removeAll(keepingCapacity: true)
             withHalf(slot, direction) { half, statistics, output in
-                half.flush(reset: false, statistics: &statistics, into: &output)
+                half.flush(statistics: &statistics, into: &output)
                 half.release()
             }
-            emit(session: session, direction: direction, offset: offset, into: &events)
+            emit(session: session, direction: direction, offset: offset, afterReset: connections[slot].reset, into: &events)
         }
         connections[slot].finished = true
         events.append(SessionEvent(session: session, offset: offset, kind: .end))

@@ -26,11 +26,13 @@ final class ChildProcess {
         let output = self.output
         out.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            output.streams.withLock { $0.stdout.append(data) }
+            if data.isEmpty { handle.readabilityHandler = nil }
+            output.streams.withLock { $0.stdout.append(data); if data.isEmpty { $0.stdoutEnded = true } }
         }
         err.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
-            output.streams.withLock { $0.stderr.append(data) }
+            if data.isEmpty { handle.readabilityHandler = nil }
+            output.streams.withLock { $0.stderr.append(data); if data.isEmpty { $0.stderrEnded = true } }
         }
         // Test threads (libdispatch workers) block every signal and a spawned child inherits the
         // mask, so `signal(SIGINT)` would never reach it. Spawn with nothing blocked.
@@ -60,8 +62,13 @@ final class ChildProcess {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        // Let the readability handlers drain what the pipes still hold.
-        try await Task.sleep(for: .milliseconds(50))
+        // Let the readability handlers drain what the pipes still hold, up to their end of file
+        // (a fixed short sleep lost the tail of tshark's output on a busy machine). Bounded, in
+        // case a grandchild keeps a pipe open.
+        let drainDeadline = Date().addingTimeInterval(5)
+        while !output.streams.withLock({ $0.stdoutEnded && $0.stderrEnded }), Date() < drainDeadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         return process.terminationStatus
     }
 
@@ -135,6 +142,9 @@ final class CapturedOutput: Sendable {
     struct Streams: Sendable {
         var stdout = Data()
         var stderr = Data()
+        /// The pipe reached end of file: everything the child wrote is in.
+        var stdoutEnded = false
+        var stderrEnded = false
     }
     let streams = Mutex(Streams())
 }
