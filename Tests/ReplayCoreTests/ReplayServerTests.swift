@@ -176,7 +176,9 @@ struct ReplayServerTests {
         let elapsed = ReplayTestClient.now() - client.connectedAt
         #expect(result.bytes.isEmpty)
         #expect(result.end == .eof)
-        #expect(abs(elapsed - 0.150) < 0.050, "closed after \(elapsed)s, recorded 0.150s")
+        // Never early; late only by what a loaded machine's scheduler adds (the 50 ms bound on
+        // reproduced timing is checked end to end in SMTPEndToEndTests and above).
+        #expect(elapsed > 0.140 && elapsed < 0.300, "closed after \(elapsed)s, recorded 0.150s")
     }
 
     @Test func connectionsGetSessionsInOrderAndOneTooManyIsClosed() async throws {
