@@ -66,18 +66,24 @@ wait_listening() {  # port seconds: bounded poll until something listens on 127.
     return 1
 }
 
-STARTED_PIDS=()
+# Only processes this script started and that are still running: the two servers, and the proxy
+# of the moment if the script stops half-way (stop_proxy clears it once the proxy has exited).
+SERVER_PIDS=()
+PROXY_TIME_PID=""
+PROXY_PID=""
 cleanup() {
-    for pid in "${STARTED_PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
+    [ -n "$PROXY_PID" ] && { kill -TERM "$PROXY_PID" 2> /dev/null || true; }
+    [ -n "$PROXY_TIME_PID" ] && { wait "$PROXY_TIME_PID" 2> /dev/null || true; }
+    for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
     rm -f "$OUT"/iperf-*.cassette "$OUT"/rr-*.cassette "$OUT"/*.cassette.partial
 }
 trap cleanup EXIT
 
 echo "== servers: iperf3 on 127.0.0.1:$IPERF_PORT, echo (bench/tcp-rr.py) on 127.0.0.1:$RR_PORT" >&2
 iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" > "$OUT/iperf3-server.log" 2>&1 &
-STARTED_PIDS+=($!)
+SERVER_PIDS+=($!)
 python3 bench/tcp-rr.py serve "$RR_PORT" 2> "$OUT/rr-server.log" &
-STARTED_PIDS+=($!)
+SERVER_PIDS+=($!)
 wait_listening "$IPERF_PORT" 10
 wait_listening "$RR_PORT" 10
 
@@ -96,8 +102,6 @@ HAPROXY_CONFIG=$OUT/haproxy.cfg
 PROXIES=(direct socat haproxy replayd)
 [ $NULL_OK = 1 ] && PROXIES+=(replayd-null)
 
-PROXY_TIME_PID=""
-PROXY_PID=""
 # start_proxy name upstream-port label: starts it on $PROXY_PORT under /usr/bin/time.
 start_proxy() {
     local name=$1 upstream=$2 label=$3
@@ -135,7 +139,6 @@ EOF
     echo "${command[*]//$ROOT\//}" > "$OUT/$name.cmd"
     /usr/bin/time -o "$OUT/$label.time" -f "%M %U %S %e" "${command[@]}" > "$OUT/$label.stdout" 2> "$OUT/$label.stderr" &
     PROXY_TIME_PID=$!
-    STARTED_PIDS+=($PROXY_TIME_PID)
     wait_listening "$PROXY_PORT" 20
     PROXY_PID=$(cat "/proc/$PROXY_TIME_PID/task/$PROXY_TIME_PID/children" | awk '{print $1}')
 }
@@ -159,6 +162,8 @@ stop_proxy() {
         kill -KILL "$PROXY_PID" 2> /dev/null || true
     fi
     wait "$PROXY_TIME_PID" 2> /dev/null || true
+    PROXY_TIME_PID=""
+    PROXY_PID=""
     echo $(( $(date +%s%N) - began )) | awk '{printf "%.3f\n", $1 / 1e9}' > "$OUT/$label.stop"
     # Let the kernel forget the proxy's port before the next one binds it.
     local free_by=$((SECONDS + 10))
