@@ -59,8 +59,11 @@ def main(argv):
                   if r.get("dropped_bytes") is not None and r.get("bytes")]
         if not values:
             return "n/a"
-        text = f"{statistics.median(values) * 100:.0f} %"
-        return text + (f" ({min(values) * 100:.0f}-{max(values) * 100:.0f})" if len(values) > 1 else "")
+        def percent(value):
+            # One decimal when a little is missing, so that a drop never reads as "100 %".
+            return "100 %" if value >= 1 else f"{value * 100:.1f} %" if value > 0.99 else f"{value * 100:.0f} %"
+        text = percent(statistics.median(values))
+        return text + (f" ({percent(min(values))} to {percent(max(values))})" if len(values) > 1 else "")
 
     def ratio(a, b):
         return f"{a / b:.2f}x" if a and b else "n/a"
