@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import ReplayCore
 
 /// A small deterministic generator so a failing round trip can be reproduced.
@@ -131,6 +134,28 @@ struct CassetteCodecTests {
         #expect(try Cassette.load(path: path).sessions.count == 1)
         writer.abandon()
         #expect(try Cassette.load(path: path).sessions.count == 1)
+    }
+
+    @Test("writing to a device writes through it: no rename over it, no chmod of it")
+    func deviceOutput() throws {
+        let directory = try TestPaths.temporaryDirectory("codec")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A FIFO stands in for /dev/null: a non-regular file anyone may own.
+        let fifo = directory + "/out.fifo"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        let reader = Glibc.open(fifo, O_RDONLY | O_NONBLOCK)
+        defer { Glibc.close(reader) }
+        let writer = try CassetteWriter(path: fifo, header: CassetteHeader(source: .import), atomic: true)
+        try writer.append(SessionEvent(session: 1, offset: 0, kind: .open(open)))
+        try writer.finish()
+        var info = stat()
+        #expect(stat(fifo, &info) == 0)
+        #expect((info.st_mode & S_IFMT) == S_IFIFO, "the FIFO was replaced by a regular file")
+        #expect((info.st_mode & 0o777) == 0o644, "the FIFO's mode was changed")
+        #expect(!FileManager.default.fileExists(atPath: fifo + ".partial"))
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let count = read(reader, &bytes, bytes.count)
+        #expect(count > 0 && String(decoding: bytes[0..<max(0, count)], as: UTF8.self).contains("\"ev\":\"open\""))
     }
 
     @Test("a person can change 250 to 450 in an editor and the cassette says 450")

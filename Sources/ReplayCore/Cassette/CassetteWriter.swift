@@ -46,13 +46,17 @@ public final class CassetteWriter {
     ) throws(CassetteError) {
         self.syncOnFinish = syncOnFinish
         self.path = path
-        self.atomic = atomic
-        self.writtenPath = atomic ? path + ".partial" : path
+        // Only a regular file (or a new one) is written beside and renamed: renaming over
+        // /dev/null, a FIFO or a terminal would replace the device with a plain file.
+        let isSpecial = Self.existsAsNonRegularFile(path)
+        self.atomic = atomic && !isSpecial
+        self.writtenPath = self.atomic ? path + ".partial" : path
         self.bufferLimit = bufferLimit
         let fd = open(writtenPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .cannotOpen(path: writtenPath, reason: String(cString: strerror(errno))) }
         // An existing file keeps its old mode through O_TRUNC; a cassette is never world-readable.
-        _ = fchmod(fd, 0o600)
+        // Never chmod a device (as root that would make /dev/null unusable for everyone else).
+        if !isSpecial { _ = fchmod(fd, 0o600) }
         self.descriptor = fd
         file = CassetteFile(descriptor: fd, path: writtenPath)
         buffer = LineBuffer(capacity: writeBehind ? 1024 : bufferLimit + 65536)
@@ -62,6 +66,13 @@ public final class CassetteWriter {
             worker = CassetteWriteBehind(file: file, bufferLimit: bufferLimit)
             batch.reserveCapacity(Self.batchEvents)
         }
+    }
+
+    /// Whether `path` names something that exists and is not a regular file (a device, a FIFO).
+    private static func existsAsNonRegularFile(_ path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        return (info.st_mode & S_IFMT) != S_IFREG
     }
 
     deinit {
