@@ -45,6 +45,16 @@ final class StalledFailingSink: CassetteEventSink {
     func abandon() {}
 }
 
+/// A wait that ran out: the recorder never called back.
+struct NotCalledBack: Error {}
+
+/// Fails `promise` after `seconds` unless it was completed before, so no test waits forever on
+/// a callback that never comes. Call on the promise's event loop.
+func bound<T>(_ promise: EventLoopPromise<T>, seconds: Int64 = 20) {
+    let timeout = promise.futureResult.eventLoop.scheduleTask(in: .seconds(seconds)) { promise.fail(NotCalledBack()) }
+    promise.futureResult.whenComplete { _ in timeout.cancel() }
+}
+
 /// Records data events for one session from its own event loop the way the proxy does: it
 /// stops at `.backlogged`, asks to be called back, and goes on when it is.
 final class LoopProducer: Sendable {
@@ -76,7 +86,12 @@ final class LoopProducer: Sendable {
         return bytes
     }
 
-    func start() { loop.execute { self.produce(from: 0) } }
+    func start() {
+        loop.execute {
+            bound(self.done)
+            self.produce(from: 0)
+        }
+    }
 
     private func produce(from first: Int) {
         var index = first
@@ -98,6 +113,13 @@ final class LoopProducer: Sendable {
     }
 }
 
+/// The recorder's notices would only clutter the test output.
+let quietLogger: Logger = {
+    var logger = Logger(label: "test")
+    logger.logLevel = .critical
+    return logger
+}()
+
 @Suite("RecordLossless", .timeLimit(.minutes(1)))
 struct RecordLosslessTests {
     @Test("lossless with a slow sink: nothing dropped, queued bytes bounded, each waiting loop called back on itself")
@@ -106,7 +128,7 @@ struct RecordLosslessTests {
         let events = Mutex<[SessionEvent]>.Shared([])
         let recorder = CassetteRecorder(
             sink: SlowSink(events: events, microseconds: 200), path: "slow", queueLimit: 256 * 1024,
-            overflow: .slowTraffic, logger: Logger(label: "test")
+            overflow: .slowTraffic, logger: quietLogger
         )
         #expect(recorder.highWatermark == 128 * 1024 && recorder.lowWatermark == 32 * 1024)
         let loops = Array(group.makeIterator())
@@ -140,7 +162,7 @@ struct RecordLosslessTests {
     @Test("the default mode never answers backlogged: it drops as gaps")
     func defaultModeDrops() async throws {
         let events = Mutex<[SessionEvent]>.Shared([])
-        let recorder = CassetteRecorder(sink: SlowSink(events: events, microseconds: 200), path: "slow", queueLimit: 256 * 1024, logger: Logger(label: "test"))
+        let recorder = CassetteRecorder(sink: SlowSink(events: events, microseconds: 200), path: "slow", queueLimit: 256 * 1024, logger: quietLogger)
         var backlogged = 0
         for index in 0..<300 {
             let event = SessionEvent(session: 1, offset: Int64(index), kind: .data(.serverToClient, LoopProducer.chunk(session: 1, index: index)))
@@ -155,8 +177,9 @@ struct RecordLosslessTests {
     func notBacklogged() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let recorder = CassetteRecorder(sink: SlowSink(events: .init([]), microseconds: 0), path: "fast", overflow: .slowTraffic, logger: Logger(label: "test"))
+        let recorder = CassetteRecorder(sink: SlowSink(events: .init([]), microseconds: 0), path: "fast", overflow: .slowTraffic, logger: quietLogger)
         let called = loop.makePromise(of: Bool.self)
+        try await loop.submit { bound(called) }.get()
         recorder.whenDrained(on: loop) { called.succeed(loop.inEventLoop) }
         #expect(try await called.futureResult.get())
         _ = await recorder.finish()
@@ -180,6 +203,7 @@ struct RecordLosslessTests {
         #expect(index < 100, "never backlogged")
         let resumed = Atomic<Bool>(false)
         let calledBack = loop.makePromise(of: Void.self)
+        try await loop.submit { bound(calledBack) }.get()
         recorder.whenDrained(on: loop) {
             resumed.store(true, ordering: .relaxed)
             calledBack.succeed()
