@@ -16,6 +16,10 @@
 # the rate up to which replayd records every byte (above it, the recorder drops data and writes gaps).
 # Writes bench/out/proxy-runs.jsonl (one line per run) and bench/out/proxy-results.md.
 # Every wait is bounded; defaults (2 rounds, 5 s, 2000 connections) take about 3 minutes.
+# Subsets and variants (environment): PROXY_LIST="direct replayd" runs only those rows,
+# WORKLOAD_LIST="iperf-up iperf-down" only those workloads (PACED_RATES="" for no paced runs),
+# REPLAYD_FLAGS=--lossless adds flags to every replayd command, e.g. the lossless bulk rows:
+#   PROXY_LIST="direct replayd replayd-null" WORKLOAD_LIST="iperf-up iperf-down" PACED_RATES="" REPLAYD_FLAGS=--lossless bench/proxy.sh
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,7 +28,8 @@ OUT=$ROOT/bench/out
 ROUNDS=2
 SECONDS_PER_TEST=5
 COUNT=2000
-PACED_RATES=${PACED_RATES:-2G 4G 8G}
+PACED_RATES=${PACED_RATES-2G 4G 8G}
+read -r -a EXTRA_REPLAYD_FLAGS <<< "${REPLAYD_FLAGS:-}"
 while [ $# -gt 0 ]; do
     case $1 in
         --rounds) ROUNDS=$2; shift 2 ;;
@@ -101,6 +106,12 @@ rm -f "$OUT/null-probe"
 HAPROXY_CONFIG=$OUT/haproxy.cfg
 PROXIES=(direct socat haproxy replayd)
 [ $NULL_OK = 1 ] && PROXIES+=(replayd-null)
+if [ -n "${PROXY_LIST:-}" ]; then
+    read -r -a WANTED <<< "$PROXY_LIST"
+    SELECTED=()
+    for name in "${PROXIES[@]}"; do [[ " ${WANTED[*]} " == *" $name "* ]] && SELECTED+=("$name"); done
+    PROXIES=("${SELECTED[@]}")
+fi
 
 # start_proxy name upstream-port label: starts it on $PROXY_PORT under /usr/bin/time.
 start_proxy() {
@@ -130,11 +141,11 @@ EOF
             command=(haproxy -db -f "$HAPROXY_CONFIG") ;;
         replayd)
             rm -f "$OUT/$label.cassette" "$OUT/$label.cassette.partial"
-            command=("$REPLAYD" record --listen "127.0.0.1:$PROXY_PORT" --upstream "127.0.0.1:$upstream" -o "$OUT/$label.cassette" --quiet) ;;
+            command=("$REPLAYD" record --listen "127.0.0.1:$PROXY_PORT" --upstream "127.0.0.1:$upstream" -o "$OUT/$label.cassette" --quiet ${EXTRA_REPLAYD_FLAGS[@]+"${EXTRA_REPLAYD_FLAGS[@]}"}) ;;
         replayd-null)
             rm -f "$OUT/$label.cassette" "$OUT/$label.cassette.partial"
             mknod "$OUT/$label.cassette.partial" c 1 3
-            command=("$REPLAYD" record --listen "127.0.0.1:$PROXY_PORT" --upstream "127.0.0.1:$upstream" -o "$OUT/$label.cassette" --quiet) ;;
+            command=("$REPLAYD" record --listen "127.0.0.1:$PROXY_PORT" --upstream "127.0.0.1:$upstream" -o "$OUT/$label.cassette" --quiet ${EXTRA_REPLAYD_FLAGS[@]+"${EXTRA_REPLAYD_FLAGS[@]}"}) ;;
     esac
     echo "${command[*]//$ROOT\//}" > "$OUT/$name.cmd"
     /usr/bin/time -o "$OUT/$label.time" -f "%M %U %S %e" "${command[@]}" > "$OUT/$label.stdout" 2> "$OUT/$label.stderr" &
@@ -247,6 +258,7 @@ PY
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq "$ROUNDS"); do
     WORKLOADS=(iperf-up iperf-down rr)
+    [ -n "${WORKLOAD_LIST:-}" ] && read -r -a WORKLOADS <<< "$WORKLOAD_LIST"
     # Once: replayd with iperf3 paced (-b), to find the rate up to which it records every byte.
     [ "$round" = 1 ] && for rate in $PACED_RATES; do WORKLOADS+=("paced-$rate"); done
     for workload in "${WORKLOADS[@]}"; do

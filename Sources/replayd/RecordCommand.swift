@@ -22,9 +22,20 @@ struct RecordCommand: AsyncParsableCommand {
             cassette and exits 0. \
             One line per connection is logged to stderr when it ends (--quiet silences it).
 
+            By default traffic never waits for the disk: if the cassette writer falls more than \
+            32 MiB behind, data is dropped from the cassette and recorded as "gap" events (stderr \
+            says so at exit), while every byte is still forwarded. With --lossless every byte is \
+            recorded instead: while the writer is more than 16 MiB behind, the proxy stops reading \
+            from both sides of every connection until it has caught up to 4 MiB, so connections \
+            run at the speed of the disk (and of encoding). Use it to reproduce a bug with a \
+            complete recording; keep the default in front of anything that must not slow down. \
+            If the cassette cannot be written at all (disk full), --lossless stops slowing \
+            connections and traffic flows unrecorded.
+
             EXAMPLES:
               replayd record --listen 2525 --upstream mail.example.net:25 -o smtp.cassette
               replayd record --listen 127.0.0.1:0 --upstream 127.0.0.1:8080 -o http.cassette --connect-timeout 2
+              replayd record --listen 8443 --upstream 127.0.0.1:443 -o tls.cassette --lossless
             """
     )
 
@@ -39,6 +50,9 @@ struct RecordCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for the upstream to accept a connection.", valueName: "SECONDS"))
     var connectTimeout: Double = 10
+
+    @Flag(name: .long, help: "Record every byte: slow connections down to the cassette writer's speed instead of dropping data as gaps when it falls behind.")
+    var lossless = false
 
     @Flag(name: .long, help: "Do not log a line per connection.")
     var quiet = false
@@ -76,7 +90,7 @@ struct RecordCommand: AsyncParsableCommand {
         // Written as OUTPUT.partial until the proxy listens, so a start that fails (port in use)
         // never replaces an existing cassette; then renamed, and it grows in place from there on.
         let writer = try CassetteWriter(path: output, header: header, atomic: true)
-        let recorder = CassetteRecorder(sink: writer, path: output, logger: logger)
+        let recorder = CassetteRecorder(sink: writer, path: output, overflow: lossless ? .slowTraffic : .dropAsGaps, logger: logger)
         let proxy = RecordingProxy(options: options, recorder: recorder, logger: logger)
 
         let signals = SignalWaiter(signals: [SIGINT, SIGTERM])
@@ -100,5 +114,8 @@ struct RecordCommand: AsyncParsableCommand {
         await proxy.stop()
         let report = await recorder.finish()
         logger.info("cassette \(output) closed: \(report.eventsWritten) events")
+        if lossless, report.timesBacklogged > 0 {
+            logger.info("lossless: connections were slowed \(report.timesBacklogged) time(s) for the cassette writer")
+        }
     }
 }

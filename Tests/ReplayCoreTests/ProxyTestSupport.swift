@@ -161,14 +161,14 @@ struct ProxyHarness {
     static func start(
         upstreamPort: Int, connectTimeout: TimeAmount = .seconds(5),
         makeSink: ((String) throws -> any CassetteEventSink)? = nil, queueLimit: Int = 32 * 1024 * 1024,
-        logger: Logger? = nil
+        overflow: CassetteRecorder.Overflow = .dropAsGaps, logger: Logger? = nil
     ) async throws -> ProxyHarness {
         let directory = try TestPaths.temporaryDirectory("proxy")
         let path = directory + "/test.cassette"
         let writer: any CassetteEventSink = try makeSink?(path) ?? CassetteWriter(path: path, header: CassetteHeader(source: .record))
         var logger = logger ?? Logger(label: "test.proxy")
         if logger.logLevel > .critical || true, logger.label == "test.proxy" { logger.logLevel = .critical }
-        let recorder = CassetteRecorder(sink: writer, path: path, queueLimit: queueLimit, logger: logger)
+        let recorder = CassetteRecorder(sink: writer, path: path, queueLimit: queueLimit, overflow: overflow, logger: logger)
         let options = ProxyOptions(
             listen: HostPort(host: "127.0.0.1", port: 0),
             upstream: try SocketAddress(ipAddress: "127.0.0.1", port: upstreamPort),

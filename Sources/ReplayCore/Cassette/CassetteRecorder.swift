@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import NIOPosix
 import Synchronization
 
@@ -24,10 +25,40 @@ extension CassetteWriter: CassetteEventSink {}
 ///
 /// `record(_:)` never touches the disk: it queues the event and returns, so an event loop never
 /// waits on a slow or broken disk. A thread of its own writes the events in order and flushes
-/// whenever it has caught up. When it falls more than `queueLimit` bytes behind, data events are
+/// whenever it has caught up. By default, when it falls more than `queueLimit` bytes behind, data events are
 /// dropped and recorded as `gap` events (the cassette says what is missing) instead of growing
 /// memory. A write error is logged once at error level; later events are counted and discarded.
+///
+/// In lossless mode nothing is dropped: the recorder slows the traffic instead. Once more than
+/// `highWatermark` bytes wait, `record(_:)` answers `.backlogged`, and the caller (the proxy)
+/// stops reading and asks `whenDrained(on:_:)` to be called back; once the writer has brought
+/// the queue down to `lowWatermark`, every waiting callback runs on its own event loop. A sink
+/// that fails ends the holding for good (recording has stopped; the traffic must not), and the
+/// recorder falls back to dropping as in the default mode.
 public final class CassetteRecorder: Sendable {
+    /// Whether the caller may keep feeding the recorder at full speed.
+    public enum Flow: Sendable, Equatable {
+        /// Keep going.
+        case flowing
+        /// Lossless mode, and the writer is more than `highWatermark` bytes behind: stop
+        /// reading and wait for `whenDrained(on:_:)`.
+        case backlogged
+    }
+
+    /// What to do when the writer falls behind.
+    public enum Overflow: Sendable, Equatable {
+        /// Drop data beyond `queueLimit` and record it as `gap` events; traffic never waits.
+        case dropAsGaps
+        /// Record every byte: report `.backlogged` so the traffic is slowed to the writer's speed.
+        case slowTraffic
+    }
+
+    /// A party waiting for the writer to catch up: called on its own event loop.
+    private struct DrainWaiter: Sendable {
+        var eventLoop: any EventLoop
+        var callback: @Sendable () -> Void
+    }
+
     /// What happened to the events handed to a recorder.
     public struct Report: Sendable, Equatable {
         /// Events that reached the sink.
@@ -40,6 +71,10 @@ public final class CassetteRecorder: Sendable {
         public var eventsLost = 0
         /// The first write error.
         public var firstError: CassetteError?
+        /// The most bytes of events that waited for the writer at once.
+        public var peakQueuedBytes = 0
+        /// How many times lossless mode asked the traffic to wait for the writer.
+        public var timesBacklogged = 0
 
         /// Whether every event reached the cassette.
         public var isComplete: Bool { dataEventsDropped == 0 && eventsLost == 0 && firstError == nil }
@@ -61,6 +96,13 @@ public final class CassetteRecorder: Sendable {
         var bytesDropped = 0
         var warnedAboutDropping = false
         var lateEvents = 0
+        var peakQueuedBytes = 0
+        /// Lossless mode holds traffic (cleared for good when the sink fails).
+        var holding: Bool
+        /// Above the high watermark, until drained to the low one.
+        var backlogged = false
+        var timesBacklogged = 0
+        var waiters: [DrainWaiter] = []
     }
 
     private struct Output {
@@ -75,16 +117,30 @@ public final class CassetteRecorder: Sendable {
     /// How many bytes of events may wait for the writer before data is dropped.
     public let queueLimit: Int
     private let logger: Logger
-    private let queue = Mutex(Queue())
+    /// What happens when the writer falls behind.
+    public let overflow: Overflow
+    /// Lossless mode: queued bytes above which `record(_:)` answers `.backlogged`.
+    public let highWatermark: Int
+    /// Lossless mode: queued bytes at or below which the waiting parties are called back.
+    public let lowWatermark: Int
+    private let queue: Mutex<Queue>
     private let output: Mutex<Output>
     /// One thread of its own for all disk work: events are written in the order they were
     /// queued, and a busy shared pool (Dispatch's has one thread per core) can never starve it.
     private let writer: NIOThreadPool
 
-    /// A recorder writing into `sink` (which it owns from now on).
-    public init(sink: sending any CassetteEventSink, path: String, queueLimit: Int = 32 * 1024 * 1024, logger: Logger) {
+    /// A recorder writing into `sink` (which it owns from now on). With `overflow: .slowTraffic`
+    /// the watermarks are half and an eighth of `queueLimit`.
+    public init(
+        sink: sending any CassetteEventSink, path: String, queueLimit: Int = 32 * 1024 * 1024,
+        overflow: Overflow = .dropAsGaps, logger: Logger
+    ) {
         self.path = path
         self.queueLimit = queueLimit
+        self.overflow = overflow
+        self.highWatermark = queueLimit / 2
+        self.lowWatermark = queueLimit / 8
+        self.queue = Mutex(Queue(holding: overflow == .slowTraffic))
         self.logger = logger
         self.output = Mutex(Output(sink: sink))
         self.writer = NIOThreadPool(numberOfThreads: 1)
@@ -103,18 +159,23 @@ public final class CassetteRecorder: Sendable {
     }
 
     /// Queues one event for the cassette. Never blocks on I/O; safe from any thread.
-    public func record(_ event: SessionEvent) {
+    ///
+    /// Answers `.backlogged` only in lossless mode, while the writer is behind: the event is
+    /// queued all the same, and the caller should stop reading until `whenDrained(on:_:)` calls back.
+    @discardableResult
+    public func record(_ event: SessionEvent) -> Flow {
         var warnDropping = false
         var scheduleDrain = false
         var lostLate = false
-        queue.withLock { state in
+        var firstBacklog = false
+        let flow = queue.withLock { state -> Flow in
             guard !state.closed else {
                 state.lateEvents += 1
                 lostLate = state.lateEvents == 1
-                return
+                return .flowing
             }
             let cost = Self.cost(of: event)
-            if case .data(let direction, let bytes) = event.kind, state.queuedBytes + cost > queueLimit {
+            if !state.holding, case .data(let direction, let bytes) = event.kind, state.queuedBytes + cost > queueLimit {
                 let key = GapKey(session: event.session, direction: direction)
                 let gap = state.pendingGaps[key] ?? (offset: event.offset, bytes: 0)
                 state.pendingGaps[key] = (gap.offset, gap.bytes + bytes.count)
@@ -124,7 +185,7 @@ public final class CassetteRecorder: Sendable {
                     state.warnedAboutDropping = true
                     warnDropping = true
                 }
-                return
+                return .flowing
             }
             // Missing bytes are written where they went missing: before what follows them.
             if !state.pendingGaps.isEmpty {
@@ -139,10 +200,21 @@ public final class CassetteRecorder: Sendable {
             }
             state.events.append(event)
             state.queuedBytes += cost
+            state.peakQueuedBytes = max(state.peakQueuedBytes, state.queuedBytes)
             if !state.drainScheduled {
                 state.drainScheduled = true
                 scheduleDrain = true
             }
+            guard state.holding else { return .flowing }
+            if !state.backlogged, state.queuedBytes > highWatermark {
+                state.backlogged = true
+                state.timesBacklogged += 1
+                firstBacklog = state.timesBacklogged == 1
+            }
+            return state.backlogged ? .backlogged : .flowing
+        }
+        if firstBacklog {
+            logger.notice("cassette writer is more than \(highWatermark) bytes behind: slowing connections until it catches up (lossless)", metadata: ["cassette": "\(path)"])
         }
         if warnDropping {
             logger.error("cassette writer is more than \(queueLimit) bytes behind: dropping data events and recording them as gaps; forwarding continues", metadata: ["cassette": "\(path)"])
@@ -153,6 +225,45 @@ public final class CassetteRecorder: Sendable {
         if scheduleDrain {
             onWriter { self.drain() }
         }
+        return flow
+    }
+
+    /// Calls `callback` on `eventLoop` once the writer is no longer backlogged: once it has
+    /// drained to `lowWatermark`, the sink has failed, or the recorder was closed. If it is not
+    /// backlogged now, the callback is scheduled at once (`eventLoop.execute`), so a caller that
+    /// saw `.backlogged` can always register and wait, whatever happened in between.
+    public func whenDrained(on eventLoop: any EventLoop, _ callback: @escaping @Sendable () -> Void) {
+        let waiting = queue.withLock { state -> Bool in
+            guard state.backlogged else { return false }
+            state.waiters.append(DrainWaiter(eventLoop: eventLoop, callback: callback))
+            return true
+        }
+        if !waiting { eventLoop.execute(callback) }
+    }
+
+    /// Ends the backlog (if any) and calls every waiting party back on its own event loop.
+    /// `stopHolding` ends lossless mode for good.
+    private func releaseWaiters(stopHolding: Bool) {
+        let waiters = queue.withLock { state -> [DrainWaiter] in
+            if stopHolding { state.holding = false }
+            return Self.endBacklog(&state, lowWatermark: nil)
+        }
+        Self.call(waiters)
+    }
+
+    /// Ends the backlog if the queue is at or below `lowWatermark` (any size when nil) and
+    /// hands back the waiters to call. Runs under the queue lock.
+    private static func endBacklog(_ state: inout Queue, lowWatermark: Int?) -> [DrainWaiter] {
+        guard state.backlogged else { return [] }
+        if let lowWatermark, state.queuedBytes > lowWatermark { return [] }
+        state.backlogged = false
+        let waiters = state.waiters
+        state.waiters.removeAll()
+        return waiters
+    }
+
+    private static func call(_ waiters: [DrainWaiter]) {
+        for waiter in waiters { waiter.eventLoop.execute(waiter.callback) }
     }
 
     /// Writes everything queued, closes the cassette and reports what was (not) written.
@@ -168,6 +279,7 @@ public final class CassetteRecorder: Sendable {
             }
             onWriter {
                 self.drain()
+                self.releaseWaiters(stopHolding: true)
                 let report = self.closeSink()
                 continuation.resume(returning: report)
             }
@@ -197,6 +309,8 @@ public final class CassetteRecorder: Sendable {
                 state.events.removeAll()
                 state.pendingGaps.removeAll()
             }
+            // What was queued is gone: nobody may wait for it to be written.
+            releaseWaiters(stopHolding: true)
             onWriter {
                 self.output.withLock { $0.sink.abandon() }
                 continuation.resume()
@@ -222,7 +336,11 @@ public final class CassetteRecorder: Sendable {
             }
             // The batch's memory is released only now, so the limit covers it while it is written.
             let batchBytes = batch.reduce(0) { $0 + Self.cost(of: $1) }
-            queue.withLock { state in state.queuedBytes -= batchBytes }
+            let drained = queue.withLock { state -> [DrainWaiter] in
+                state.queuedBytes -= batchBytes
+                return Self.endBacklog(&state, lowWatermark: lowWatermark)
+            }
+            Self.call(drained)
         }
     }
 
@@ -246,11 +364,19 @@ public final class CassetteRecorder: Sendable {
         }
         if let firstFailure {
             logger.error("cannot write the cassette: \(firstFailure); recording stopped, traffic is still forwarded", metadata: ["cassette": "\(path)"])
+            if overflow == .slowTraffic {
+                // Holding traffic for a writer that will never write again would trade the
+                // traffic for nothing: stop holding, let it flow at full speed.
+                logger.error("lossless recording gave up: connections are no longer slowed for the cassette writer", metadata: ["cassette": "\(path)"])
+                releaseWaiters(stopHolding: true)
+            }
         }
     }
 
     private func closeSink() -> Report {
-        let queueState = queue.withLock { state in (state.dataEventsDropped, state.bytesDropped, state.lateEvents) }
+        let queueState = queue.withLock { state in
+            (state.dataEventsDropped, state.bytesDropped, state.lateEvents, state.peakQueuedBytes, state.timesBacklogged)
+        }
         var report = output.withLock { state -> Report in
             if state.failed == nil {
                 do throws(CassetteError) {
@@ -267,6 +393,8 @@ public final class CassetteRecorder: Sendable {
         report.dataEventsDropped = queueState.0
         report.bytesDropped = queueState.1
         report.eventsLost += queueState.2
+        report.peakQueuedBytes = queueState.3
+        report.timesBacklogged = queueState.4
         if let error = report.firstError {
             logger.error("the cassette is incomplete: \(report.eventsLost) event(s) were not written (first error: \(error))", metadata: ["cassette": "\(path)"])
         }

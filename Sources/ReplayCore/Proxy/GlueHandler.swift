@@ -8,9 +8,10 @@ import NIOCore
 /// One end of a proxied connection. Two of these, one in each channel, are glued through a
 /// `ProxySession` on one event loop: bytes read on one side are written to the other.
 ///
-/// Backpressure: a `read()` is held back while the other side's channel is not writable and
-/// resumed when it becomes writable again, so a slow reader slows the reading on the other
-/// side and memory stays bounded whatever the transfer size.
+/// Backpressure: every `read()` goes through the session's `ReadGate`, which holds it back while
+/// the other side's channel is not writable (a slow reader slows the reading on the other side
+/// and memory stays bounded whatever the transfer size) or, in lossless mode, while the cassette
+/// recorder is backlogged; the session does the held read once neither applies.
 final class GlueHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -20,7 +21,6 @@ final class GlueHandler: ChannelDuplexHandler {
     /// Cleared when the session is over, which breaks the reference cycle.
     var session: ProxySession?
     private var context: ChannelHandlerContext?
-    private var pendingRead = false
 
     init(side: ProxySide, session: ProxySession) {
         self.side = side
@@ -77,10 +77,10 @@ final class GlueHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if session?.partnerIsWritable(side) ?? true {
-            context.read()
+        if let session {
+            session.readRequested(side)
         } else {
-            pendingRead = true
+            context.read()
         }
     }
 
@@ -94,11 +94,9 @@ final class GlueHandler: ChannelDuplexHandler {
         context?.flush()
     }
 
-    /// The partner became writable: do the read that was held back.
-    func resumeReading() {
-        guard pendingRead, let context else { return }
-        pendingRead = false
-        context.read()
+    /// Reads from the channel (a read the session's gate let through, now or after holding it).
+    func read() {
+        context?.read()
     }
 
     /// Sends what is queued, then FIN. (A close of the output escalates to a full close in

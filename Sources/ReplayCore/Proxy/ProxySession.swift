@@ -2,10 +2,12 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// One proxied connection on one event loop: owns the `SessionTap`, runs its actions on the two
-/// `GlueHandler`s, connects the upstream, and hands events to the cassette recorder.
+/// One proxied connection on one event loop: owns the `SessionTap` and the `ReadGate`, runs
+/// their actions on the two `GlueHandler`s, connects the upstream, and hands events to the
+/// cassette recorder.
 final class ProxySession {
     private var tap: SessionTap
+    private var gate = ReadGate()
     private let eventLoop: EventLoop
     private let recorder: CassetteRecorder
     private let logger: Logger
@@ -98,7 +100,9 @@ final class ProxySession {
 
     func read(_ buffer: ByteBuffer, from side: ProxySide) {
         let event = tap.read(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [], from: side, now: Self.now())
-        recorder.record(event)
+        if recorder.record(event) == .backlogged {
+            runGate(gate.recorded(backlogged: true))
+        }
         if side == .client, !upstreamReady {
             heldForServer.append(buffer)
         } else {
@@ -123,13 +127,20 @@ final class ProxySession {
         run(tap.inactive(side, now: Self.now()))
     }
 
-    func partnerIsWritable(_ side: ProxySide) -> Bool {
-        (side == .client ? server : client)?.isWritable ?? false
+    /// `side`'s channel wants to read: the gate lets it through or holds it.
+    func readRequested(_ side: ProxySide) {
+        runGate(gate.readRequested(side, partnerWritable: glue(side.partner)?.isWritable ?? false))
     }
 
     /// `side` can take writes again: resume the held read on the other side.
     func becameWritable(_ side: ProxySide) {
-        (side == .client ? server : client)?.resumeReading()
+        runGate(gate.becameWritable(side))
+    }
+
+    /// The recorder has caught up (lossless mode): resume the held reads.
+    private func recorderDrained() {
+        let writable = Set([ProxySide.client, .server].filter { glue($0)?.isWritable ?? false })
+        runGate(gate.recorderDrained(writable: writable))
     }
 
     /// The proxy is stopping. Before the client channel is active a close would go unseen,
@@ -148,7 +159,9 @@ final class ProxySession {
         for action in actions {
             switch action {
             case .record(let event):
-                recorder.record(event)
+                if recorder.record(event) == .backlogged {
+                    runGate(gate.recorded(backlogged: true))
+                }
             case .startReadingClient:
                 upstreamReady = true
                 if let server {
@@ -180,6 +193,19 @@ final class ProxySession {
                 server = nil
                 upstreamChannel = nil
                 onFinished(summary)
+            }
+        }
+    }
+
+    private func runGate(_ actions: [ReadGate.Action]) {
+        for action in actions {
+            switch action {
+            case .read(let side):
+                glue(side)?.read()
+            case .waitForRecorder:
+                // Keeps the session alive until the recorder calls back, even if it ends meanwhile.
+                let session = NIOLoopBound(self, eventLoop: eventLoop)
+                recorder.whenDrained(on: eventLoop) { session.value.recorderDrained() }
             }
         }
     }
