@@ -85,7 +85,7 @@ struct SMTPEndToEndTests {
 
         let (server, smtpPort) = try await startSMTPServer(bannerDelay: 0.3)
         defer { server.stop() }
-        let recorder = try ChildProcess(TestPaths.replayd, ["record", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(smtpPort)", "-o", cassette, "--quiet"])
+        let recorder = try ChildProcess(TestPaths.replayd, ["record", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:\(smtpPort)", "-o", cassette, "--quiet", "--lossless"])
         defer { recorder.stop() }
         let recordPort = try await recorder.listeningPort()
         let live = try await swaksReplies(port: recordPort, recipient: "postmaster@example.net")
