@@ -5,18 +5,6 @@ import Glibc
 #endif
 @testable import ReplayCore
 
-/// A small deterministic generator so a failing round trip can be reproduced.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Cassette codec")
 struct CassetteCodecTests {
     let open = SessionOpen(client: "127.0.0.1:40000", server: "[::1]:25", start: WallClock(nanosecondsSinceEpoch: 1_763_800_000_123_456_789))
@@ -31,7 +19,7 @@ struct CassetteCodecTests {
     func randomBinaryRoundTrip() throws {
         let directory = try TestPaths.temporaryDirectory("codec")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var random = SeededGenerator(state: 42)
+        var random = SplitMix64(seed: 42)
         var events = [SessionEvent(session: 1, offset: 0, kind: .open(open))]
         for index in 0..<400 {
             let length = Int.random(in: 0...3000, using: &random)

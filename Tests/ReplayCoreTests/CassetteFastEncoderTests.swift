@@ -53,7 +53,7 @@ struct CassetteFastEncoderTests {
     /// Random payloads of the kinds that stress the fast paths: every byte value, text with
     /// multi-byte UTF-8 placed across 8-byte boundaries, broken and truncated sequences.
     static func payloads(count: Int, seed: UInt64) -> [[UInt8]] {
-        var random = SeededGenerator(state: seed)
+        var random = SplitMix64(seed: seed)
         let pieces: [[UInt8]] = [
             Array("é".utf8), Array("✓".utf8), Array("€".utf8), Array("𝄞".utf8), Array("\u{10FFFF}".utf8),
             Array("\u{80}".utf8), Array("\u{FFFF}".utf8), Array("\u{D7FF}".utf8), Array("\u{E000}".utf8),
@@ -92,7 +92,7 @@ struct CassetteFastEncoderTests {
 
     @Test("base64 agrees with Foundation for every length up to 300 and for all byte values")
     func base64AgreesWithFoundation() {
-        var random = SeededGenerator(state: 7)
+        var random = SplitMix64(seed: 7)
         var inputs = (0...300).map { length in (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) } }
         inputs.append(Array(0...255) + Array(0...255))
         inputs.append([UInt8](repeating: 0xff, count: 1448))
@@ -122,7 +122,7 @@ struct CassetteFastEncoderTests {
     @Test("data lines equal the reference encoder's, and JSONSerialization gives back the same bytes")
     func dataLinesAgree() throws {
         let encoder = CassetteEncoder()
-        var random = SeededGenerator(state: 13)
+        var random = SplitMix64(seed: 13)
         for bytes in Self.payloads(count: 4000, seed: 12) {
             let session = Int.random(in: 1...1_000_000, using: &random)
             let offset = Bool.random(using: &random)
@@ -143,7 +143,7 @@ struct CassetteFastEncoderTests {
     @Test("strings with every control byte, quotes and backslashes escape and parse back")
     func stringsEscape() throws {
         var strings = ["", "plain", #"quote " and backslash \ "#, "é✓𝄞", String(decoding: (0..<0x80).map { UInt8($0) }, as: UTF8.self)]
-        var random = SeededGenerator(state: 14)
+        var random = SplitMix64(seed: 14)
         for bytes in Self.payloads(count: 500, seed: 15) where String(validating: bytes, as: UTF8.self) != nil {
             strings.append(String(decoding: bytes, as: UTF8.self))
             _ = random.next()

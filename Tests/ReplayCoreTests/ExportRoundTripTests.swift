@@ -6,25 +6,13 @@ import Testing
 /// the absence of TCP analysis warnings, checksums and timestamps.
 extension HeavyTests {
 @Suite struct ExportRoundTripTests {
-    /// A small deterministic generator, so a failure can be reproduced.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     static let start = WallClock(nanosecondsSinceEpoch: 1_795_000_000_123_456_789)
 
     /// Three sessions: SMTP-like text ending in FINs, binary ending in a client RST with a
     /// 1.5 MB chunk (split into segments, acknowledged mid-way), both interleaved in time,
     /// and an IPv6 session with binary both ways.
     static func events() -> [SessionEvent] {
-        var random = SplitMix(state: 42)
+        var random = SplitMix64(seed: 42)
         func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) } }
         let ms: Int64 = 1_000_000
         var events: [SessionEvent] = [
