@@ -1,4 +1,3 @@
-import Synchronization
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -9,7 +8,11 @@ import Glibc
 final class ChildProcess {
     let process = Process()
     /// What the program printed, filled by the pipes' handlers on their own threads.
-    private let output = CapturedOutput()
+    /// Files the child's stdout and stderr go to. Files, not pipes: a pipe's end of file never
+    /// comes while any other process holds its write end, and programs that parallel tests start
+    /// at the same moment inherit each other's pipe ends. A file is complete once the child exits.
+    private let stdoutPath: String
+    private let stderrPath: String
     let name: String
 
     /// Starts `executable` with `arguments`. `stdin` is written then closed when given.
@@ -19,21 +22,22 @@ final class ChildProcess {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let out = Pipe(), err = Pipe(), input = Pipe()
+        let stem = NSTemporaryDirectory() + "replayd-child-\(UUID().uuidString.prefix(12))"
+        stdoutPath = stem + ".out"
+        stderrPath = stem + ".err"
+        guard FileManager.default.createFile(atPath: stdoutPath, contents: nil),
+              FileManager.default.createFile(atPath: stderrPath, contents: nil),
+              let out = FileHandle(forWritingAtPath: stdoutPath),
+              let err = FileHandle(forWritingAtPath: stderrPath)
+        else { throw ChildProcessError.cannotCapture(name) }
+        defer {
+            try? out.close()
+            try? err.close()
+        }
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = input
-        let output = self.output
-        out.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil }
-            output.streams.withLock { $0.stdout.append(data); if data.isEmpty { $0.stdoutEnded = true } }
-        }
-        err.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty { handle.readabilityHandler = nil }
-            output.streams.withLock { $0.stderr.append(data); if data.isEmpty { $0.stderrEnded = true } }
-        }
+        let input = stdin.map { _ in Pipe() }
+        process.standardInput = input ?? FileHandle.nullDevice
         // Test threads (libdispatch workers) block every signal and a spawned child inherits the
         // mask, so `signal(SIGINT)` would never reach it. Spawn with nothing blocked.
         var unblocked = sigset_t(), previous = sigset_t()
@@ -41,13 +45,17 @@ final class ChildProcess {
         pthread_sigmask(SIG_SETMASK, &unblocked, &previous)
         defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
-        try? input.fileHandleForWriting.close()
+        if let stdin, let input {
+            input.fileHandleForWriting.write(stdin)
+            try? input.fileHandleForWriting.close()
+        }
     }
 
-    var stdout: String { String(decoding: output.streams.withLock { $0.stdout }, as: UTF8.self) }
-    var stderr: String { String(decoding: output.streams.withLock { $0.stderr }, as: UTF8.self) }
-    var stdoutBytes: [UInt8] { [UInt8](output.streams.withLock { $0.stdout }) }
+    /// What the program printed on stdout so far (all of it once it has exited).
+    var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
+    /// What the program printed on stderr so far.
+    var stderr: String { String(decoding: FileManager.default.contents(atPath: stderrPath) ?? Data(), as: UTF8.self) }
+    var stdoutBytes: [UInt8] { [UInt8](FileManager.default.contents(atPath: stdoutPath) ?? Data()) }
 
     /// Waits for the program to exit, killing it after `timeout` seconds. Returns its exit status.
     @discardableResult
@@ -61,13 +69,6 @@ final class ChildProcess {
                 throw ChildProcessError.timedOut(name: name, seconds: timeout, stderr: stderr)
             }
             try await Task.sleep(for: .milliseconds(10))
-        }
-        // Let the readability handlers drain what the pipes still hold, up to their end of file
-        // (a fixed short sleep lost the tail of tshark's output on a busy machine). Bounded, in
-        // case a grandchild keeps a pipe open.
-        let drainDeadline = Date().addingTimeInterval(5)
-        while !output.streams.withLock({ $0.stdoutEnded && $0.stderrEnded }), Date() < drainDeadline {
-            try await Task.sleep(for: .milliseconds(5))
         }
         return process.terminationStatus
     }
@@ -119,7 +120,11 @@ final class ChildProcess {
         }
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: stdoutPath)
+        try? FileManager.default.removeItem(atPath: stderrPath)
+    }
 
     /// Full path of a program on PATH.
     static func which(_ name: String) throws -> String {
@@ -137,26 +142,16 @@ final class ChildProcess {
     static func isInstalled(_ name: String) -> Bool { (try? which(name)) != nil }
 }
 
-/// The bytes a child printed on stdout and stderr, shared with the pipe handlers' threads.
-final class CapturedOutput: Sendable {
-    struct Streams: Sendable {
-        var stdout = Data()
-        var stderr = Data()
-        /// The pipe reached end of file: everything the child wrote is in.
-        var stdoutEnded = false
-        var stderrEnded = false
-    }
-    let streams = Mutex(Streams())
-}
-
 enum ChildProcessError: Error, CustomStringConvertible {
     case notInstalled(String)
+    case cannotCapture(String)
     case timedOut(name: String, seconds: Double, stderr: String)
     case missingOutput(name: String, expected: String, stderr: String)
 
     var description: String {
         switch self {
         case .notInstalled(let name): return "\(name) is not installed; run scripts/install-deps.sh"
+        case .cannotCapture(let name): return "cannot create the files to capture \(name)'s output in \(NSTemporaryDirectory())"
         case .timedOut(let name, let seconds, let stderr): return "\(name) did not exit within \(seconds)s; stderr:\n\(stderr)"
         case .missingOutput(let name, let expected, let stderr): return "\(name) never printed \"\(expected)\"; stderr:\n\(stderr)"
         }
