@@ -71,10 +71,9 @@ struct ImportErrorTests {
 
     @Test("pcapng with interfaces of different snap lengths fails cleanly with libpcap's message")
     func unreadablePcapng() async throws {
-        let shared = try #require(TestPaths.sharedCaptures, "needs ../shared/captures")
         let directory = try TestPaths.temporaryDirectory("import-err")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let result = try await runImport(["\(shared)/pcapng-126idb-ldap-gap-zeek.pcapng", "-o", "\(directory)/out.cassette"])
+        let result = try await runImport([TestPaths.fixture("captures/pcapng-126idb-ldap-gap-zeek.pcapng"), "-o", "\(directory)/out.cassette"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("reading failed after 0 packets: an interface has a snapshot length 8192 different"), "\(result.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
