@@ -54,13 +54,13 @@ public struct CaptureImporter {
     }
 }
 
-/// The read loop shared by file import and live capture.
+/// The read loop of a file import: packets in, cassette lines out, as the reassembler produces them.
 struct ImportPump {
     let handle: PcapHandle
     let writer: CassetteWriter
     let logger: Logger
     var reassembler: TCPReassembler
-    let decoder: PacketDecoder
+    var intake: PacketIntake
     let progress: ((Int, Int) -> Void)?
     var summary = ImportSummary()
     var events: [SessionEvent] = []
@@ -72,7 +72,7 @@ struct ImportPump {
         self.writer = writer
         self.logger = logger
         self.reassembler = TCPReassembler(configuration: configuration)
-        self.decoder = PacketDecoder(linkType: handle.linkType, linkTypeName: handle.linkTypeName)
+        self.intake = PacketIntake(linkType: handle.linkType, linkTypeName: handle.linkTypeName)
         self.progress = progress
         summary.linkTypeName = handle.linkTypeName
         events.reserveCapacity(64)
@@ -83,7 +83,7 @@ struct ImportPump {
         readLoop: while true {
             let result: PcapHandle.ReadResult
             do {
-                result = try handle.next { packet in take(packet) }
+                result = try handle.next { packet in intake.take(packet, into: &reassembler, events: &events) }
             } catch let error as CaptureError {
                 // A capture cut short ends with libpcap's "truncated dump file" message: keep what was read.
                 if case .readFailed(_, let count, let reason) = error, count > 0, reason.contains("truncated") {
@@ -95,7 +95,7 @@ struct ImportPump {
             switch result {
             case .packet:
                 if !events.isEmpty { try writeEvents() }
-                if summary.packetsRead & 0x3fff == 0, let progress, let offset = handle.fileOffset {
+                if intake.packetsRead & 0x3fff == 0, let progress, let offset = handle.fileOffset {
                     progress(offset, totalBytes)
                 }
             case .endOfFile: break readLoop
@@ -106,18 +106,6 @@ struct ImportPump {
         return summary
     }
 
-    /// Decodes one packet and feeds the reassembler.
-    mutating func take(_ packet: CapturedPacket) {
-        summary.packetsRead += 1
-        switch decoder.decode(packet.bytes, timestamp: packet.timestamp) {
-        case .segment(let segment):
-            summary.tcpPackets += 1
-            reassembler.segment(segment, into: &events)
-        case .skip(let reason):
-            summary.skipped[reason, default: 0] += 1
-        }
-    }
-
     mutating func writeEvents() throws {
         for event in events { try writer.append(event) }
         events.removeAll(keepingCapacity: true)
@@ -126,6 +114,9 @@ struct ImportPump {
 
     /// Ends the open sessions and writes what remains.
     mutating func finish() throws {
+        summary.packetsRead = intake.packetsRead
+        summary.tcpPackets = intake.tcpPackets
+        summary.skipped = intake.skipped
         events.append(contentsOf: reassembler.finish())
         try writeEvents()
         collectNotices()

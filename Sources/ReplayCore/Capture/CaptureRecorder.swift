@@ -36,7 +36,7 @@ public final class CaptureRecorder {
     public let outputPath: String
     private let writer: CassetteWriter
     private var reassembler: TCPReassembler
-    private let decoder: PacketDecoder
+    private var intake: PacketIntake
     private var buffer: CaptureSessionBuffer
     private var summary = LiveCaptureSummary()
     private var produced: [SessionEvent] = []
@@ -52,7 +52,7 @@ public final class CaptureRecorder {
         if !capture.options.filter.isEmpty { details["filter"] = capture.options.filter }
         writer = try CassetteWriter(path: outputPath, header: CassetteHeader(source: .capture, details: details), atomic: false)
         reassembler = TCPReassembler(configuration: reassemblerConfiguration)
-        decoder = PacketDecoder(linkType: capture.handle.linkType, linkTypeName: capture.linkTypeName)
+        intake = PacketIntake(linkType: capture.handle.linkType, linkTypeName: capture.linkTypeName)
         buffer = CaptureSessionBuffer(limit: bufferLimit)
         summary.interface = capture.options.interface
         summary.warnings = capture.warnings
@@ -77,6 +77,9 @@ public final class CaptureRecorder {
         try writeProduced()
         try writer.finish()
         collectNotices(logger: logger)
+        summary.packetsRead = intake.packetsRead
+        summary.tcpPackets = intake.tcpPackets
+        summary.skipped = intake.skipped
         summary.sessionsOpenAtStop = openAtStop
         summary.sessionsWritten = buffer.endedSessions
         summary.earlyWrites = buffer.spills
@@ -138,14 +141,7 @@ public final class CaptureRecorder {
 
     /// Decodes one packet and feeds the reassembler.
     private func take(_ packet: CapturedPacket) {
-        summary.packetsRead += 1
-        switch decoder.decode(packet.bytes, timestamp: packet.timestamp) {
-        case .segment(let segment):
-            summary.tcpPackets += 1
-            reassembler.segment(segment, into: &produced)
-        case .skip(let reason):
-            summary.skipped[reason, default: 0] += 1
-        }
+        intake.take(packet, into: &reassembler, events: &produced)
     }
 
     /// Passes the reassembler's events through the session buffer and hands what is due to the
