@@ -61,7 +61,7 @@ struct CaptureCommand: ParsableCommand {
         let summary: LiveCaptureSummary
         do {
             let stopper = try CaptureStopper()
-            let signals = Self.stopOnSignals([SIGINT, SIGTERM], stopper: stopper)
+            let signals = handleSignals([SIGINT, SIGTERM]) { _ in stopper.stop() }
             defer { signals.forEach { $0.cancel() } }
             let capture = try LiveCapture(options: options)
             for warning in capture.warnings { printToStandardError("replayd: warning: \(warning)") }
@@ -78,16 +78,4 @@ struct CaptureCommand: ParsableCommand {
         }
         printToStandardError("replayd: \(summary.line)")
         printToStandardError("replayd: wrote \(output)")
-    }
-
-    /// Turns SIGINT/SIGTERM into a stop request instead of death, so open sessions are written.
-    static func stopOnSignals(_ numbers: [Int32], stopper: CaptureStopper) -> [any DispatchSourceSignal] {
-        numbers.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stopper.stop() }
-            source.resume()
-            return source
-        }
-    }
-}
+    }}

@@ -18,6 +18,18 @@ func bootstrapLogging(label: String, quiet: Bool) -> Logger {
     return logger
 }
 
+/// Turns signals into calls of `handler` instead of the default termination, until the
+/// returned sources are released. Every command that stops cleanly on SIGINT/SIGTERM uses it.
+func handleSignals(_ numbers: [Int32], handler: @escaping @Sendable (Int32) -> Void) -> [any DispatchSourceSignal] {
+    numbers.map { number in
+        Glibc.signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler { handler(number) }
+        source.resume()
+        return source
+    }
+}
+
 /// Turns SIGINT/SIGTERM into an awaitable value instead of the default termination.
 final class SignalWaiter {
     private let sources: [any DispatchSourceSignal]
@@ -26,15 +38,7 @@ final class SignalWaiter {
     init(signals: [Int32]) {
         let (stream, continuation) = AsyncStream<Int32>.makeStream()
         self.stream = stream
-        var sources: [any DispatchSourceSignal] = []
-        for number in signals {
-            Glibc.signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { continuation.yield(number) }
-            source.resume()
-            sources.append(source)
-        }
-        self.sources = sources
+        sources = handleSignals(signals) { continuation.yield($0) }
     }
 
     func next() async -> Int32 {
