@@ -78,4 +78,5 @@ struct CaptureCommand: ParsableCommand {
         }
         printToStandardError("replayd: \(summary.line)")
         printToStandardError("replayd: wrote \(output)")
-    }}
+    }
+}
