@@ -39,11 +39,15 @@ public struct SessionOpen: Sendable, Equatable {
     public var server: String
     /// Wall-clock time the session started.
     public var start: WallClock
+    /// The application protocol, as detected when recording or importing (`nil`: unknown,
+    /// replay detects it from the recorded bytes).
+    public var proto: WireProtocol?
 
-    public init(client: String, server: String, start: WallClock) {
+    public init(client: String, server: String, start: WallClock, proto: WireProtocol? = nil) {
         self.client = client
         self.server = server
         self.start = start
+        self.proto = proto
     }
 }
 
