@@ -110,13 +110,6 @@ public struct ConversationCursor: Sendable {
         return nextExchange >= set.conversations[lead].exchanges.count
     }
 
-    /// Whether the only thing left of the conversation followed is the client's FIN.
-    public var onlyFINLeft: Bool {
-        guard let lead else { return true }
-        let exchanges = set.conversations[lead].exchanges
-        return exchanges[nextExchange...].allSatisfy { $0.isClientFIN }
-    }
-
     // MARK: - Internals
 
     private mutating func take(_ choice: Choice, node newNode: Int?) -> Choice {
@@ -146,7 +139,7 @@ public struct ConversationCursor: Sendable {
                 bucket = content
             }
             if mode == .exact, level != .exact { continue }
-            guard let pick = set.served.leastServed(bucket) else { continue }
+            guard let pick = set.served.leastServed(bucket, asking: lead) else { continue }
             if let current = best {
                 if current.level > level { continue }
                 if current.level == level, (current.served, current.conversation) <= (pick.served, pick.conversation) { continue }

@@ -36,9 +36,12 @@ public final class ServedCounts: Sendable {
     /// recorded order. Past `exactScanLimit` candidates (thousands of identical recorded sessions)
     /// it compares a window of that size that rotates with every call, which spreads connections
     /// over the set as evenly without scanning all of it.
-    public func leastServed(_ candidates: [Int]) -> (conversation: Int, served: Int)? {
+    ///
+    /// `asking` is the conversation the asking connection follows now: its own count is left
+    /// out, so a connection does not turn away from a conversation because it follows it.
+    public func leastServed(_ candidates: [Int], asking: Int? = nil) -> (conversation: Int, served: Int)? {
         guard let first = candidates.first else { return nil }
-        if candidates.count == 1 { return (first, count(first)) }
+        if candidates.count == 1 { return (first, count(first) - (first == asking ? 1 : 0)) }
         let window = min(candidates.count, Self.exactScanLimit)
         let start = candidates.count <= Self.exactScanLimit ? 0 : rotation.withLockedValue { value in
             defer { value = value &+ window }
@@ -48,7 +51,7 @@ public final class ServedCounts: Sendable {
             var best: (conversation: Int, served: Int)?
             for offset in 0..<window {
                 let candidate = candidates[(start + offset) % candidates.count]
-                let served = counts.indices.contains(candidate) ? counts[candidate] : 0
+                let served = (counts.indices.contains(candidate) ? counts[candidate] : 0) - (candidate == asking ? 1 : 0)
                 if let current = best, (current.served, current.conversation) <= (served, candidate) { continue }
                 best = (candidate, served)
             }

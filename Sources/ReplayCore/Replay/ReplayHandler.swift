@@ -50,7 +50,8 @@ final class ReplayHandler: ChannelInboundHandler {
         self.reports = reports
     }
 
-    private static func now() -> Int64 { Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds) }
+    /// The event loop's clock: the real one on a socket, the virtual one in tests (`EmbeddedEventLoop.advanceTime`).
+    private func now() -> Int64 { Int64(truncatingIfNeeded: (context?.eventLoop.now ?? .now()).uptimeNanoseconds) }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -74,26 +75,26 @@ final class ReplayHandler: ChannelInboundHandler {
             clientName = remote.cassetteName
             logger[metadataKey: "client"] = "\(remote.cassetteName)"
         }
-        perform(machine.connected(at: Self.now()))
+        perform(machine.connected(at: self.now()))
         if let followed = machine.followed { logger.debug("connection opened, following session \(followed)") }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         let bytes = machine.readsClientBytes ? Array(buffer.readableBytesView) : nil
-        perform(machine.clientData(bytes, count: buffer.readableBytes, at: Self.now()))
+        perform(machine.clientData(bytes, count: buffer.readableBytes, at: self.now()))
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             logger.debug("client closed its side (FIN)")
-            perform(machine.clientClosed(at: Self.now()))
+            perform(machine.clientClosed(at: self.now()))
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        let now = Self.now()
+        let now = self.now()
         if context.channel.isWritable {
             perform(machine.outputWritable(at: now))
         } else {
@@ -105,13 +106,13 @@ final class ReplayHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         logger.debug("connection error: \(error)")
-        perform(machine.clientReset(at: Self.now()))
+        perform(machine.clientReset(at: self.now()))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         cancelWakeup()
         // Gone without the machine deciding it: the client reset it, or the server is stopping.
-        _ = machine.connectionLost(at: Self.now())
+        _ = machine.connectionLost(at: self.now())
         report()
         context.fireChannelInactive()
     }
@@ -164,13 +165,13 @@ final class ReplayHandler: ChannelInboundHandler {
             let deadline = NIODeadline.uptimeNanoseconds(UInt64(max(0, at)))
             wakeup = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
                 self.wakeup = nil
-                self.perform(self.machine.timerFired(at: Self.now()))
+                self.perform(self.machine.timerFired(at: self.now()))
             }
         case .cancelWakeup:
             cancelWakeup()
         case .hold(let until):
             if let until {
-                let seconds = Double(max(0, until - Self.now())) / 1e9
+                let seconds = Double(max(0, until - self.now())) / 1e9
                 logger.debug("recording exhausted, server silent: holding the connection for \(seconds)s")
             } else {
                 logger.debug("recording exhausted, server silent: holding the connection until the client closes")
