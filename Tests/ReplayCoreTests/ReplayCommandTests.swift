@@ -25,7 +25,7 @@ struct ReplayCommandTests {
         let directory = try TestPaths.temporaryDirectory("replay-cli")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = try writeCassette(in: directory)
-        let child = try ChildProcess(TestPaths.replayd, ["replay", path, "--listen", "127.0.0.1:0", "--speed", "2"])
+        let child = try ChildProcess(TestPaths.replayd, ["replay", path, "--listen", "127.0.0.1:0", "--speed", "2", "--in-order"])
         defer { child.stop() }
         let stderr = try await child.waitForStderr(containing: "listening on ", timeout: 10)
         let match = try #require(stderr.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)\n/))

@@ -227,6 +227,7 @@ final class ReplayHandler: ChannelInboundHandler {
         }
         if machine.machine.bytesSkipped > 0 { line += ", skipped \(machine.machine.bytesSkipped) lost bytes" }
         line += "; \(entry.outcome ?? "connection lost")"
+        if let followed = entry.followed { logger[metadataKey: "session"] = "\(followed.session)" }
         logger.info("\(line)")
     }
 }
