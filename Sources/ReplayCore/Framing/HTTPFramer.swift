@@ -76,7 +76,7 @@ public struct HTTPFramer: MessageFramer {
         }
         if clientPartial == nil {
             guard let headEnd = clientHead.end(in: client) else {
-                guard clientHead.scanned > Self.maxHead else { return nil }
+                guard client.count > Self.maxHead else { return nil }
                 pending.append(Pending(id: nextID, method: "", awaitsContinue: false, mayTunnel: false))
                 nextID += 1
                 return FramedMessage(bytes: takeClient(client.count))
@@ -149,7 +149,7 @@ public struct HTTPFramer: MessageFramer {
                 return FramedMessage(bytes: takeServer(server.count), completesReply: false)
             }
             guard let headEnd = serverHead.end(in: server) else {
-                guard serverHead.scanned > Self.maxHead else { return nil }
+                guard server.count > Self.maxHead else { return nil }
                 return FramedMessage(bytes: takeServer(server.count), completesReply: false)
             }
             serverPartial = responseFraming(HTTPHead(server[..<headEnd]), headEnd: headEnd)
