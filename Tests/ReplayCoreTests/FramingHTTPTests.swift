@@ -168,3 +168,14 @@ import Testing
         #expect(cut)
     }
 }
+
+extension FramingHTTPTests {
+    @Test func aBodySentAfterAFinalRejectionExpectsNoReply() {
+        let head = b("PUT /f HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        let rejection = b("HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n")
+        let messages = H.run(dialect, [(.client, head), (.server, rejection), (.client, b("data"))])
+        #expect(messages.map(\.bytes) == [head, rejection, b("data")])
+        #expect(messages[1].message.completesReply)
+        #expect(messages[2].message.expectsReply == false)
+    }
+}

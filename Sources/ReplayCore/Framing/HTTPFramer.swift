@@ -38,7 +38,7 @@ public struct HTTPFramer: MessageFramer {
     private var continueBody: (id: Int, body: HTTPBody)?
     private var pending: [Pending] = []
     private var nextID = 0
-    /// Ids of requests whose final response came.
+    /// The id of an `Expect: 100-continue` request whose final response came before its body.
     private var answered: Set<Int> = []
     /// An Upgrade or CONNECT request waits for its response: until then client bytes are held.
     private var clientHeld = false
@@ -72,7 +72,8 @@ public struct HTTPFramer: MessageFramer {
                 return nil
             }
             continueBody = nil
-            return FramedMessage(bytes: takeClient(end), expectsReply: !answered.contains(waiting.id))
+            let expectsReply = answered.remove(waiting.id) == nil
+            return FramedMessage(bytes: takeClient(end), expectsReply: expectsReply)
         }
         if clientPartial == nil {
             guard let headEnd = clientHead.end(in: client) else {
@@ -178,7 +179,8 @@ public struct HTTPFramer: MessageFramer {
             return Partial(headEnd: headEnd, body: .none, completesReply: completes)
         }
         let request = pending.isEmpty ? nil : pending.removeFirst()
-        if let request { answered.insert(request.id) }
+        // Only a body still to come needs to know its request was answered already.
+        if let request, continueBody?.id == request.id { answered.insert(request.id) }
         if request?.mayTunnel == true { clientHeld = false }
         let method = request?.method ?? ""
         if status == 101 || (method == "CONNECT" && status >= 200 && status < 300) {
