@@ -31,7 +31,7 @@ struct CassetteCodecTests {
             let direction: Direction = index.isMultiple(of: 2) ? .clientToServer : .serverToClient
             events.append(SessionEvent(session: 1, offset: Int64(index) * 1_234_567 + 1, kind: .data(direction, bytes)))
         }
-        events.append(SessionEvent(session: 1, offset: 999_000_000_001, kind: .close(.serverToClient, .rst)))
+        events.append(SessionEvent(session: 1, offset: 999_000_000_001, kind: .reset(by: .serverToClient)))
         events.append(SessionEvent(session: 1, offset: 999_000_000_002, kind: .end))
         let path = directory + "/random.cassette"
         try write(events, to: path)
