@@ -31,7 +31,7 @@ public struct CassetteDecoder: Sendable {
         do {
             _ = try MaskSet(patterns: masks)
         } catch {
-            throw LineError("\"masks\": \(error)")
+            throw LineError("\"masks\": \"\(error.pattern)\" is not a valid regular expression (\(error.reason))")
         }
         return CassetteHeader(version: version, tool: tool, created: created, source: source, details: details,
                               requires: requires, masks: masks)

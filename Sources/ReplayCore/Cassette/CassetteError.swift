@@ -22,8 +22,10 @@ public enum CassetteError: Error, Equatable, CustomStringConvertible {
         case .notACassette(let path, let detail):
             return "\(path): line 1: not a replayd cassette: \(detail)"
         case .unsupportedVersion(let path, let found, let supported):
-            let list = supported.map(String.init).joined(separator: ", ")
-            return "\(path): line 1: cassette format version \(found) is not supported; this replayd reads version \(list)"
+            let numbers = supported.map(String.init)
+            let list = numbers.count <= 1 ? "version \(numbers.first ?? "?")"
+                : "versions " + numbers.dropLast().joined(separator: ", ") + " and " + (numbers.last ?? "")
+            return "\(path): line 1: cassette format version \(found) is not supported; this replayd reads \(list)"
         case .malformedLine(let path, let line, let detail):
             return "\(path): line \(line): \(detail)"
         case .unsupportedFeature(let path, let line, let feature):
