@@ -45,12 +45,16 @@ struct CaptureCommand: ParsableCommand {
     @Flag(help: "Put the interface in promiscuous mode (see traffic not addressed to this host).")
     var promiscuous = false
 
+    @Option(name: .long, help: ProtocolOption.help)
+    var proto: String?
+
     @Argument(parsing: .remaining, help: "A tcpdump-style filter, e.g. tcp port 25.")
     var filter: [String] = []
 
     func validate() throws {
         if let duration, !(duration > 0 && duration < 1e9) { throw ValidationError("--duration must be a positive number of seconds") }
         if let countSessions, countSessions < 1 { throw ValidationError("--count-sessions must be at least 1") }
+        _ = try ProtocolOption.parse(proto)
     }
 
     func run() throws {
@@ -65,7 +69,7 @@ struct CaptureCommand: ParsableCommand {
             defer { signals.forEach { $0.cancel() } }
             let capture = try LiveCapture(options: options)
             for warning in capture.warnings { printToStandardError("replayd: warning: \(warning)") }
-            let recorder = try CaptureRecorder(capture: capture, outputPath: output)
+            let recorder = try CaptureRecorder(capture: capture, outputPath: output, proto: ProtocolOption.parse(proto))
             printToStandardError("capturing on \(interface)")
             let limits = CaptureRecorder.Limits(
                 duration: duration.map { .nanoseconds(Int64($0 * 1e9)) }, sessions: countSessions)

@@ -37,14 +37,22 @@ struct ImportCommand: ParsableCommand {
     @Flag(name: .customLong("no-sync"), help: "Return without waiting for the cassette to reach the disk (faster for large captures; a crash soon after can lose the cassette, not the capture).")
     var noSync = false
 
+    @Option(name: .long, help: ProtocolOption.help)
+    var proto: String?
+
     @Argument(parsing: .remaining, help: "A tcpdump-style filter, e.g. tcp port 25.")
     var filter: [String] = []
+
+    func validate() throws {
+        _ = try ProtocolOption.parse(proto)
+    }
 
     func run() throws {
         var logger = Logger(label: "replayd.import")
         logger.logLevel = .warning
         var importer = CaptureImporter(capturePath: capture, outputPath: output, filter: filter.joined(separator: " "))
         importer.syncToDisk = !noSync
+        importer.proto = try ProtocolOption.parse(proto)
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
         if let bar { importer.progress = { bar.update(done: $0, total: $1) } }
         do {

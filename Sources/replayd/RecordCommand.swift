@@ -57,10 +57,14 @@ struct RecordCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not log a line per connection.")
     var quiet = false
 
+    @Option(name: .long, help: ProtocolOption.help)
+    var proto: String?
+
     func validate() throws {
         guard connectTimeout > 0, connectTimeout.isFinite else {
             throw ValidationError("--connect-timeout must be a positive number of seconds")
         }
+        _ = try ProtocolOption.parse(proto)
     }
 
     func run() async throws {
@@ -82,10 +86,11 @@ struct RecordCommand: AsyncParsableCommand {
             guard case .cannotResolve(let name, let reason) = error else { throw error }
             throw CommandError("cannot resolve upstream \(name): \(reason)")
         }
-        let options = ProxyOptions(
+        var options = ProxyOptions(
             listen: listenEndpoint, upstream: upstreamAddress, upstreamName: upstreamEndpoint.description,
             connectTimeout: .nanoseconds(Int64(connectTimeout * 1e9))
         )
+        options.proto = try ProtocolOption.parse(proto)
         let header = CassetteHeader(source: .record, details: ["upstream": upstreamEndpoint.description])
         // Written as OUTPUT.partial until the proxy listens, so a start that fails (port in use)
         // never replaces an existing cassette; then renamed, and it grows in place from there on.

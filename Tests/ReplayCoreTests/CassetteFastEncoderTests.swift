@@ -174,8 +174,10 @@ struct CassetteFastEncoderTests {
         }
         let gap = String(decoding: encoder.encode(SessionEvent(session: 2, offset: 0, kind: .gap(.serverToClient, 1448))), as: UTF8.self)
         #expect(gap == #"{"s":2,"t":0.000000,"ev":"gap","dir":"s2c","bytes":1448}"# + "\n")
-        let close = String(decoding: encoder.encode(SessionEvent(session: 2, offset: 0, kind: .close(.clientToServer, .rst))), as: UTF8.self)
-        #expect(close == #"{"s":2,"t":0.000000,"ev":"close","dir":"c2s","how":"rst"}"# + "\n")
+        let close = String(decoding: encoder.encode(SessionEvent(session: 2, offset: 0, kind: .close(.clientToServer, .fin))), as: UTF8.self)
+        #expect(close == #"{"s":2,"t":0.000000,"ev":"close","dir":"c2s","how":"fin"}"# + "\n")
+        let reset = String(decoding: encoder.encode(SessionEvent(session: 2, offset: 0, kind: .reset(by: .clientToServer))), as: UTF8.self)
+        #expect(reset == #"{"s":2,"t":0.000000,"ev":"reset","by":"client"}"# + "\n")
     }
 
     @Test("the writer's buffer keeps every line across flushes of a small buffer")

@@ -31,7 +31,7 @@ extension HeavyTests {
             SessionEvent(session: 2, offset: 10 * ms + 500, kind: .data(.clientToServer, bytes(1))),
             SessionEvent(session: 1, offset: 13 * ms, kind: .close(.clientToServer, .fin)),
             SessionEvent(session: 1, offset: 13 * ms, kind: .end),
-            SessionEvent(session: 2, offset: 12 * ms, kind: .close(.clientToServer, .rst)),
+            SessionEvent(session: 2, offset: 12 * ms, kind: .reset(by: .clientToServer)),
             SessionEvent(session: 2, offset: 12 * ms, kind: .end),
         ]
         let v6Start = WallClock(nanosecondsSinceEpoch: start.nanosecondsSinceEpoch + 20 * ms)
@@ -142,11 +142,12 @@ extension HeavyTests {
         }
         for session in cassette.sessions {
             let port = String(session.open.client.split(separator: ":").last!)
-            #expect(first[port] == session.open.start.nanosecondsSinceEpoch, "session \(session.id) SYN time")
+            let start = try #require(session.open.start).nanosecondsSinceEpoch
+            #expect(first[port] == start, "session \(session.id) SYN time")
             var expected: [Int64: Int] = [:]
             for event in session.events {
                 if case .data(_, let bytes) = event.kind {
-                    expected[session.open.start.nanosecondsSinceEpoch + event.offset, default: 0] += bytes.count
+                    expected[start + event.offset, default: 0] += bytes.count
                 }
             }
             #expect(data[port] == expected, "session \(session.id): data times and lengths differ")

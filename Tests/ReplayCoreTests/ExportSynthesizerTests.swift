@@ -92,7 +92,7 @@ import Testing
     @Test func dataInFlightAfterAResetFollowsIt() {
         var (synthesizer, handshake) = opened()
         let c = handshake[0].sequence, s = handshake[1].sequence
-        let reset = synthesizer.handle(event(5, .close(.clientToServer, .rst)))
+        let reset = synthesizer.handle(event(5, .reset(by: .clientToServer)))
         #expect(reset.count == 1)
         #expect(reset[0].flags == [.rst, .ack] && reset[0].sequence == c &+ 1 && reset[0].acknowledgment == s &+ 1)
         #expect(reset[0].time.nanosecondsSinceEpoch == start.nanosecondsSinceEpoch + 5)
@@ -105,7 +105,7 @@ import Testing
         let fin = synthesizer.handle(event(7, .close(.serverToClient, .fin)))
         #expect(fin.map(\.flags) == [[.fin, .ack]])
         #expect(fin.first?.sequence == s &+ 4)
-        #expect(synthesizer.handle(event(7, .close(.clientToServer, .rst))).isEmpty, "one RST per side")
+        #expect(synthesizer.handle(event(7, .reset(by: .clientToServer))).isEmpty, "one RST per side")
         #expect(synthesizer.handle(event(8, .end)).isEmpty)
         #expect(synthesizer.droppedBytes == 0)
         #expect(synthesizer.handle(event(9, .data(.serverToClient, [4]))).isEmpty)

@@ -65,12 +65,12 @@ struct ImportEveryStreamTests {
         print("\(capture.name): \(compared) streams compared with tshark (\(withGaps) with gaps, \(afterReset) with data after a RST)")
     }
 
-    /// Whether data follows a `close … rst` in the session.
+    /// Whether data follows a `reset` in the session.
     static func hasDataAfterReset(_ session: Session) -> Bool {
         var reset = false
         for event in session.events {
             switch event.kind {
-            case .close(_, .rst): reset = true
+            case .reset: reset = true
             case .data where reset: return true
             default: break
             }

@@ -49,7 +49,7 @@ struct ProxySessionTapTests {
         _ = tap.accepted()
         _ = tap.upstreamConnected(now: 0)
         let actions = tap.failed(.server, now: 50)
-        #expect(recorded(actions) == [.close(.serverToClient, .rst)])
+        #expect(recorded(actions) == [.reset(by: .serverToClient)])
         #expect(actions.contains(.reset(.client)))
         #expect(tap.inactive(.server, now: 60).isEmpty)
         #expect(recorded(tap.inactive(.client, now: 70)) == [.end])
@@ -61,7 +61,7 @@ struct ProxySessionTapTests {
         _ = tap.accepted()
         _ = tap.upstreamConnected(now: 0)
         let actions = tap.inactive(.client, now: 5)
-        #expect(recorded(actions) == [.close(.clientToServer, .rst)])
+        #expect(recorded(actions) == [.reset(by: .clientToServer)])
         #expect(actions.contains(.reset(.server)))
     }
 

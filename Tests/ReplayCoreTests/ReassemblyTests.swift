@@ -48,6 +48,8 @@ struct ReassemblyTests {
             case .data(let direction, let bytes): return "\(prefix) \(direction.rawValue) \(String(decoding: bytes, as: UTF8.self))"
             case .gap(let direction, let size): return "\(prefix) \(direction.rawValue) gap \(size)"
             case .close(let direction, let how): return "\(prefix) \(direction.rawValue) \(how.rawValue)"
+            case .reset(let by): return "\(prefix) \(by.rawValue) rst"
+            case .redacted, .tls, .fault: return "\(prefix) marker"
             case .connectFailed: return "\(prefix) connect-failed"
             case .end: return "\(prefix) end"
             }

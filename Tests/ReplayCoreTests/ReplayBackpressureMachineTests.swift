@@ -81,7 +81,7 @@ struct ReplayBackpressureMachineTests {
     }
 
     @Test func rstWaitsBehindBlockedData() {
-        let recorded = session([(0, s2c("partial")), (5, .close(.serverToClient, .rst))])
+        let recorded = session([(0, s2c("partial")), (5, .reset(by: .serverToClient))])
         var machine = ReplayMachine(session: recorded)
         #expect(machine.connected(at: 0) == [.send(bytes("partial")), .scheduleWakeup(at: ms(5))])
         #expect(machine.outputBlocked(at: ms(1)) == [])

@@ -113,7 +113,7 @@ struct ReplayMachineTests {
     }
 
     @Test func serverRSTIsSentAtItsRecordedTime() {
-        let recorded = session([(50, s2c("oops")), (80, .close(.serverToClient, .rst)), (90, s2c("never"))])
+        let recorded = session([(50, s2c("oops")), (80, .reset(by: .serverToClient)), (90, s2c("never"))])
         var machine = ReplayMachine(session: recorded)
         _ = machine.connected(at: 0)
         #expect(machine.timerFired(at: ms(50)) == [.send(bytes("oops")), .scheduleWakeup(at: ms(80))])
@@ -217,7 +217,7 @@ struct ReplayMachineTests {
     }
 
     @Test func planStopsAtTheClientsRecordedReset() {
-        let recorded = session([(0, s2c("A")), (10, .close(.clientToServer, .rst)), (20, s2c("B"))])
+        let recorded = session([(0, s2c("A")), (10, .reset(by: .clientToServer)), (20, s2c("B"))])
         let plan = ReplayPlan(session: recorded)
         #expect(plan.steps.map(\.action) == [.send(bytes("A"))])
         #expect(plan.ending == .silent)

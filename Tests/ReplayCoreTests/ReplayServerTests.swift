@@ -119,7 +119,7 @@ struct ReplayServerTests {
     }
 
     @Test func serverResetIsSeenAsConnectionReset() async throws {
-        let fixture = try await ReplayFixture.start([[(0, s2c("bye\r\n")), (50, .close(.serverToClient, .rst))]])
+        let fixture = try await ReplayFixture.start([[(0, s2c("bye\r\n")), (50, .reset(by: .serverToClient))]])
         defer { Task { await fixture.stop() } }
         let client = try ReplayTestClient(port: fixture.port)
         let result = client.readToEnd(timeout: 2)

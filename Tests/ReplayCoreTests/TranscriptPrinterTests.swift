@@ -18,7 +18,7 @@ struct TranscriptPrinterTests {
             .data(.serverToClient, Array("220 hi\r\n".utf8)),
             .data(.clientToServer, Array("EHLO a\r\nMAIL\tX".utf8)),
             .data(.serverToClient, [0x16, 0x03, 0x01, 0x00, 0x41]),
-            .close(.serverToClient, .rst),
+            .reset(by: .serverToClient),
         ]))
         #expect(lines == [
             "session 1  127.0.0.1:5000 -> 127.0.0.1:25  started 1970-01-01T00:00:00.000000Z",

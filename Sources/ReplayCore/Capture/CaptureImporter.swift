@@ -14,6 +14,9 @@ public struct CaptureImporter {
     /// Whether the import waits for the cassette to reach the disk before it returns. Without
     /// it, a crash of the machine soon after can lose the cassette (the capture is still there).
     public var syncToDisk = true
+    /// The protocol of every session (`--proto`); nil detects each session's from its port and
+    /// first bytes.
+    public var proto: WireProtocol?
 
     public init(capturePath: String, outputPath: String, filter: String? = nil) {
         self.capturePath = capturePath
@@ -38,7 +41,8 @@ public struct CaptureImporter {
             writeBehind: true, syncOnFinish: syncToDisk)
         do {
             var pump = ImportPump(handle: handle, writer: writer, logger: logger,
-                                  configuration: reassemblerConfiguration, progress: progress)
+                                  configuration: reassemblerConfiguration, progress: progress,
+                                  tagger: ProtocolTagger(forced: proto))
             let summary = try pump.run(totalBytes: Self.fileSize(capturePath))
             try writer.finish()
             return summary
@@ -64,10 +68,15 @@ struct ImportPump {
     let progress: ((Int, Int) -> Void)?
     var summary = ImportSummary()
     var events: [SessionEvent] = []
+    /// Tags each session's `open` with its protocol, between the reassembler and the writer.
+    var tagger: ProtocolTagger
+    var tagged: [SessionEvent] = []
     static let noticeLimit = 20
 
     init(handle: PcapHandle, writer: CassetteWriter, logger: Logger,
-         configuration: TCPReassembler.Configuration, progress: ((Int, Int) -> Void)?) {
+         configuration: TCPReassembler.Configuration, progress: ((Int, Int) -> Void)?,
+         tagger: ProtocolTagger = ProtocolTagger()) {
+        self.tagger = tagger
         self.handle = handle
         self.writer = writer
         self.logger = logger
@@ -107,9 +116,15 @@ struct ImportPump {
     }
 
     mutating func writeEvents() throws {
-        for event in events { try writer.append(event) }
+        tagger.take(events, into: &tagged)
         events.removeAll(keepingCapacity: true)
+        try writeTagged()
         if !reassembler.notices.isEmpty { collectNotices() }
+    }
+
+    private mutating func writeTagged() throws {
+        for event in tagged { try writer.append(event) }
+        tagged.removeAll(keepingCapacity: true)
     }
 
     /// Ends the open sessions and writes what remains.
@@ -119,6 +134,9 @@ struct ImportPump {
         summary.skipped = intake.skipped
         events.append(contentsOf: reassembler.finish())
         try writeEvents()
+        // Every session has ended by now, so nothing is held; released anyway for safety.
+        tagger.finish(into: &tagged)
+        try writeTagged()
         collectNotices()
         summary.reassembly = reassembler.statistics
         let hidden = summary.reassembly.overlapsDiffering - min(summary.reassembly.overlapsDiffering, Self.noticeLimit)

@@ -6,7 +6,7 @@ import Darwin
 #endif
 
 /// Records a live capture into a cassette: packets → `PacketDecoder` → `TCPReassembler` (the
-/// same path as `replayd import`) → `CaptureSessionBuffer` → `CassetteWriter`.
+/// same path as `replayd import`) → `ProtocolTagger` → `CaptureSessionBuffer` → `CassetteWriter`.
 ///
 /// The cassette is written progressively, not atomically: the header at once, then each
 /// session when it ends, flushed as complete lines, so a killed recorder leaves every session
@@ -38,6 +38,8 @@ public final class CaptureRecorder {
     private var reassembler: TCPReassembler
     private var intake: PacketIntake
     private var buffer: CaptureSessionBuffer
+    private var tagger: ProtocolTagger
+    private var tagged: [SessionEvent] = []
     private var summary = LiveCaptureSummary()
     private var produced: [SessionEvent] = []
     private var output: [SessionEvent] = []
@@ -45,7 +47,7 @@ public final class CaptureRecorder {
     /// Creates the cassette (mode 0600) and writes its header; nothing is captured until `run`.
     public init(capture: LiveCapture, outputPath: String,
                 reassemblerConfiguration: TCPReassembler.Configuration = .init(),
-                bufferLimit: Int = 32 << 20) throws {
+                bufferLimit: Int = 32 << 20, proto: WireProtocol? = nil) throws {
         self.capture = capture
         self.outputPath = outputPath
         var details = ["interface": capture.options.interface, "linktype": capture.linkTypeName]
@@ -54,6 +56,7 @@ public final class CaptureRecorder {
         reassembler = TCPReassembler(configuration: reassemblerConfiguration)
         intake = PacketIntake(linkType: capture.handle.linkType, linkTypeName: capture.linkTypeName)
         buffer = CaptureSessionBuffer(limit: bufferLimit)
+        tagger = ProtocolTagger(forced: proto)
         summary.interface = capture.options.interface
         summary.warnings = capture.warnings
         produced.reserveCapacity(256)
@@ -147,8 +150,10 @@ public final class CaptureRecorder {
     /// Passes the reassembler's events through the session buffer and hands what is due to the
     /// writer (which writes whole lines when its buffer fills).
     private func routeProduced() throws {
-        buffer.take(produced, into: &output)
+        tagger.take(produced, into: &tagged)
         produced.removeAll(keepingCapacity: true)
+        buffer.take(tagged, into: &output)
+        tagged.removeAll(keepingCapacity: true)
         for event in output { try writer.append(event) }
         output.removeAll(keepingCapacity: true)
     }
@@ -156,6 +161,12 @@ public final class CaptureRecorder {
     /// Routes what is left and puts every complete line in the file.
     private func writeProduced() throws {
         try routeProduced()
+        // Every session has ended (`reassembler.finish()`), so nothing is held; released anyway.
+        tagger.finish(into: &tagged)
+        buffer.take(tagged, into: &output)
+        tagged.removeAll(keepingCapacity: true)
+        for event in output { try writer.append(event) }
+        output.removeAll(keepingCapacity: true)
         try writer.flush()
     }
 

@@ -2,7 +2,7 @@
 public struct Cassette: Sendable, Equatable {
     public var header: CassetteHeader
     public var sessions: [Session]
-    /// Problems that did not stop loading (an incomplete last line).
+    /// Problems that did not stop loading (an incomplete last line, skipped unknown events).
     public var warnings: [String]
 
     public init(header: CassetteHeader, sessions: [Session], warnings: [String] = []) {
@@ -30,6 +30,9 @@ public struct Cassette: Sendable, Equatable {
                 throw .malformedLine(path: path, line: reader.lineNumber, detail: "event for session \(event.session), which has no \"open\" line before it")
             }
         }
+        // Sessions are numbered in order of start, but an `open` line may come after lines of
+        // later sessions (a recorder holds it until it knows the protocol): order by number.
+        sessions.sort { $0.id < $1.id }
         return Cassette(header: reader.header, sessions: sessions, warnings: reader.warnings)
     }
 

@@ -26,11 +26,50 @@ public struct CassetteDecoder: Sendable {
         for (key, value) in object where !CassetteHeader.reservedKeys.contains(key) {
             if let text = value as? String { details[key] = text }
         }
-        return CassetteHeader(version: version, tool: tool, created: created, source: source, details: details)
+        let requires = try strings(object["requires"], key: "requires", what: "event kinds or features, e.g. [\"redacted\"]")
+        let masks = try strings(object["masks"], key: "masks", what: "regular expressions, e.g. [\"id=[0-9]+\"]")
+        do {
+            _ = try MaskSet(patterns: masks)
+        } catch {
+            throw LineError("\"masks\": \"\(error.pattern)\" is not a valid regular expression (\(error.reason))")
+        }
+        return CassetteHeader(version: version, tool: tool, created: created, source: source, details: details,
+                              requires: requires, masks: masks)
     }
 
-    /// Parses one event line.
+    /// An optional array of strings; anything else is an error naming the key.
+    private func strings(_ value: Any?, key: String, what: String) throws(LineError) -> [String] {
+        guard let value else { return [] }
+        guard let array = value as? [Any] else { throw LineError("\"\(key)\" must be an array of strings (\(what))") }
+        var result: [String] = []
+        for element in array {
+            guard let text = element as? String else { throw LineError("\"\(key)\" must be an array of strings (\(what))") }
+            result.append(text)
+        }
+        return result
+    }
+
+    /// What one event line holds: an event, or an event of a kind this build does not know
+    /// (a later replayd wrote it), which the reader skips unless the header requires it.
+    public enum DecodedEvent: Sendable, Equatable {
+        case event(SessionEvent)
+        case unknown(session: Int, kind: String)
+    }
+
+    /// Parses one event line. An event of an unknown kind throws; see `decodeLine` for the
+    /// forward-compatible form the reader uses.
     public func decodeEvent(_ line: some Collection<UInt8>) throws(LineError) -> SessionEvent {
+        switch try decodeLine(line) {
+        case .event(let event): return event
+        case .unknown(_, let kind): throw LineError("unknown event \"\(kind)\" (expected \(Self.kindList))")
+        }
+    }
+
+    static let kindList = "open, data, close, reset, connect-failed, gap, redacted, tls, fault or end"
+
+    /// Parses one event line; an event whose `ev` this build does not know comes back as
+    /// `.unknown` (its `s` and `t` are still checked).
+    public func decodeLine(_ line: some Collection<UInt8>) throws(LineError) -> DecodedEvent {
         let object = try jsonObject(line)
         guard let session = object["s"] as? Int, session >= 1 else {
             throw LineError("missing \"s\" (the session number, an integer from 1)")
@@ -39,17 +78,30 @@ public struct CassetteDecoder: Sendable {
             throw LineError("missing \"t\" (seconds since the session started, e.g. 0.250000)")
         }
         guard let kindName = object["ev"] as? String else {
-            throw LineError("missing \"ev\" (open, data, close, connect-failed, gap or end)")
+            throw LineError("missing \"ev\" (\(Self.kindList))")
         }
         let kind: SessionEventKind
         switch kindName {
         case "open":
             guard let client = object["client"] as? String else { throw LineError("open event without \"client\" address") }
             guard let server = object["server"] as? String else { throw LineError("open event without \"server\" address") }
-            guard let startText = object["start"] as? String, let start = WallClock(iso8601: startText) else {
-                throw LineError("open event without a valid \"start\" (a UTC time like 2026-11-22T11:09:57.123456Z)")
+            var start: WallClock?
+            if let value = object["start"] {
+                guard let startText = value as? String, let parsed = WallClock(iso8601: startText) else {
+                    throw LineError("open event with an invalid \"start\" (a UTC time like 2026-11-22T11:09:57.123456Z, or leave it out)")
+                }
+                start = parsed
             }
-            kind = .open(SessionOpen(client: client, server: server, start: start))
+            var proto: WireProtocol?
+            if let value = object["proto"] {
+                let known = WireProtocol.allCases.map(\.rawValue).joined(separator: ", ")
+                guard let text = value as? String else { throw LineError("open event's \"proto\" must be a string, one of \(known)") }
+                guard let parsed = WireProtocol(rawValue: text) else {
+                    throw LineError("unknown \"proto\" \"\(text)\" (known: \(known))")
+                }
+                proto = parsed
+            }
+            kind = .open(SessionOpen(client: client, server: server, start: start, proto: proto))
         case "data":
             let direction = try self.direction(object)
             if let text = object["text"] as? String {
@@ -62,10 +114,21 @@ public struct CassetteDecoder: Sendable {
             }
         case "close":
             let direction = try self.direction(object)
-            guard let howText = object["how"] as? String, let how = CloseKind(rawValue: howText) else {
-                throw LineError("close event needs \"how\": \"fin\" or \"rst\"")
+            switch object["how"] as? String {
+            case nil where object["how"] == nil, "fin":
+                kind = .close(direction, .fin)
+            case "rst":
+                // Version 1 wrote a reset as its sender's close; it is a reset of the connection.
+                kind = .reset(by: direction)
+            default:
+                throw LineError("close event's \"how\" must be \"fin\" (a reset is {\"ev\":\"reset\",\"by\":\"client\"} or \"server\")")
             }
-            kind = .close(direction, how)
+        case "reset":
+            switch object["by"] as? String {
+            case "client": kind = .reset(by: .clientToServer)
+            case "server": kind = .reset(by: .serverToClient)
+            default: throw LineError("reset event needs \"by\": \"client\" or \"server\" (the side that sent the RST)")
+            }
         case "connect-failed":
             guard let reasonText = object["reason"] as? String, let reason = ConnectFailureReason(rawValue: reasonText) else {
                 throw LineError("connect-failed event needs \"reason\": refused, timeout, unreachable or other")
@@ -78,12 +141,39 @@ public struct CassetteDecoder: Sendable {
                 throw LineError("gap event needs \"bytes\": the number of missing bytes")
             }
             kind = .gap(direction, count)
+        case "redacted":
+            let direction = try self.direction(object)
+            guard let at = object["at"] as? Int, at >= 0 else {
+                throw LineError("redacted event needs \"at\": the byte offset in the direction's stream, an integer from 0")
+            }
+            guard let count = object["bytes"] as? Int, count >= 0 else {
+                throw LineError("redacted event needs \"bytes\": how many bytes were replaced")
+            }
+            guard let rule = object["rule"] as? String else {
+                throw LineError("redacted event needs \"rule\": the name of the redaction rule")
+            }
+            kind = .redacted(Redaction(direction: direction, offset: at, length: count, rule: rule))
+        case "tls":
+            kind = .tls(TLSMarker(
+                version: try optionalString(object, "version", event: "tls"),
+                cipher: try optionalString(object, "cipher", event: "tls"),
+                sni: try optionalString(object, "sni", event: "tls")))
+        case "fault":
+            guard let rule = object["rule"] as? String else { throw LineError("fault event needs \"rule\": the rule that fired") }
+            guard let action = object["action"] as? String else { throw LineError("fault event needs \"action\": what was injected") }
+            kind = .fault(InjectedFault(rule: rule, action: action, detail: try optionalString(object, "detail", event: "fault")))
         case "end":
             kind = .end
         default:
-            throw LineError("unknown event \"\(kindName)\" (expected open, data, close, connect-failed, gap or end)")
+            return .unknown(session: session, kind: kindName)
         }
-        return SessionEvent(session: session, offset: nanoseconds(seconds), kind: kind)
+        return .event(SessionEvent(session: session, offset: nanoseconds(seconds), kind: kind))
+    }
+
+    private func optionalString(_ object: [String: Any], _ key: String, event: String) throws(LineError) -> String? {
+        guard let value = object[key] else { return nil }
+        guard let text = value as? String else { throw LineError("\(event) event's \"\(key)\" must be a string") }
+        return text
     }
 
     private func jsonObject(_ line: some Collection<UInt8>) throws(LineError) -> [String: Any] {

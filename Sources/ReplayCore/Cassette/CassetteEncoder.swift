@@ -23,6 +23,8 @@ public struct CassetteEncoder: Sendable {
         JSONStringWriter.append(header.created.iso8601, to: &line)
         line.append(#","source":"#)
         JSONStringWriter.append(header.source.rawValue, to: &line)
+        if !header.requires.isEmpty { appendStrings("requires", header.requires, to: &line) }
+        if !header.masks.isEmpty { appendStrings("masks", header.masks, to: &line) }
         for key in header.details.keys.sorted() {
             guard let value = header.details[key], !CassetteHeader.reservedKeys.contains(key) else { continue }
             line.append(UInt8(ascii: ","))
@@ -61,8 +63,14 @@ public struct CassetteEncoder: Sendable {
             JSONStringWriter.append(open.client, to: &line)
             line.append(#","server":"#)
             JSONStringWriter.append(open.server, to: &line)
-            line.append(#","start":"#)
-            JSONStringWriter.append(open.start.iso8601, to: &line)
+            if let start = open.start {
+                line.append(#","start":"#)
+                JSONStringWriter.append(start.iso8601, to: &line)
+            }
+            if let proto = open.proto {
+                line.append(#","proto":"#)
+                JSONStringWriter.append(proto.rawValue, to: &line)
+            }
         case .data(let direction, let bytes):
             line.append(#""data","dir":""#)
             appendDirection(direction, to: &line)
@@ -76,10 +84,33 @@ public struct CassetteEncoder: Sendable {
                     line.append(UInt8(ascii: "\""))
                 }
             }
-        case .close(let direction, let how):
+        case .close(let direction, .fin):
+            // `how` is optional when read (FIN is the only kind) but written for the reader's eye.
             line.append(#""close","dir":""#)
             appendDirection(direction, to: &line)
-            line.append(how == .fin ? #"","how":"fin""# : #"","how":"rst""#)
+            line.append(#"","how":"fin""#)
+        case .reset(let by):
+            line.append(by == .clientToServer ? #""reset","by":"client""# : #""reset","by":"server""#)
+        case .redacted(let redaction):
+            line.append(#""redacted","dir":""#)
+            appendDirection(redaction.direction, to: &line)
+            line.append(#"","at":"#)
+            line.appendDecimal(redaction.offset)
+            line.append(#","bytes":"#)
+            line.appendDecimal(redaction.length)
+            line.append(#","rule":"#)
+            JSONStringWriter.append(redaction.rule, to: &line)
+        case .tls(let marker):
+            line.append(#""tls""#)
+            appendOptional("version", marker.version, to: &line)
+            appendOptional("cipher", marker.cipher, to: &line)
+            appendOptional("sni", marker.sni, to: &line)
+        case .fault(let fault):
+            line.append(#""fault","rule":"#)
+            JSONStringWriter.append(fault.rule, to: &line)
+            line.append(#","action":"#)
+            JSONStringWriter.append(fault.action, to: &line)
+            appendOptional("detail", fault.detail, to: &line)
         case .connectFailed(let failure):
             line.append(#""connect-failed","reason":"#)
             JSONStringWriter.append(failure.reason.rawValue, to: &line)
@@ -96,6 +127,28 @@ public struct CassetteEncoder: Sendable {
             line.append(#""end""#)
         }
         line.append("}\n")
+    }
+
+    /// `,"key":"value"` when there is a value.
+    private func appendOptional(_ key: StaticString, _ value: String?, to line: inout LineBuffer) {
+        guard let value else { return }
+        line.append(UInt8(ascii: ","))
+        line.append(UInt8(ascii: "\""))
+        line.append(key)
+        line.append(#"":"#)
+        JSONStringWriter.append(value, to: &line)
+    }
+
+    /// `,"key":["a","b"]`.
+    private func appendStrings(_ key: StaticString, _ values: [String], to line: inout LineBuffer) {
+        line.append(#",""#)
+        line.append(key)
+        line.append(#"":["#)
+        for (index, value) in values.enumerated() {
+            if index > 0 { line.append(UInt8(ascii: ",")) }
+            JSONStringWriter.append(value, to: &line)
+        }
+        line.append(UInt8(ascii: "]"))
     }
 
     @inline(__always)
@@ -126,5 +179,5 @@ func appendJSONString(_ string: String, to line: inout [UInt8]) {
 }
 
 extension CassetteHeader {
-    static let reservedKeys: Set<String> = ["format", "version", "tool", "created", "source"]
+    static let reservedKeys: Set<String> = ["format", "version", "tool", "created", "source", "requires", "masks"]
 }

@@ -7,6 +7,8 @@ public enum CassetteError: Error, Equatable, CustomStringConvertible {
     case notACassette(path: String, detail: String)
     case unsupportedVersion(path: String, found: Int, supported: [Int])
     case malformedLine(path: String, line: Int, detail: String)
+    /// The header's `requires` names an event kind or feature this build does not know.
+    case unsupportedFeature(path: String, line: Int, feature: String)
     case noSuchSession(path: String, session: Int, available: Int)
 
     public var description: String {
@@ -20,10 +22,14 @@ public enum CassetteError: Error, Equatable, CustomStringConvertible {
         case .notACassette(let path, let detail):
             return "\(path): line 1: not a replayd cassette: \(detail)"
         case .unsupportedVersion(let path, let found, let supported):
-            let list = supported.map(String.init).joined(separator: ", ")
-            return "\(path): line 1: cassette format version \(found) is not supported; this replayd reads version \(list)"
+            let numbers = supported.map(String.init)
+            let list = numbers.count <= 1 ? "version \(numbers.first ?? "?")"
+                : "versions " + numbers.dropLast().joined(separator: ", ") + " and " + (numbers.last ?? "")
+            return "\(path): line 1: cassette format version \(found) is not supported; this replayd reads \(list)"
         case .malformedLine(let path, let line, let detail):
             return "\(path): line \(line): \(detail)"
+        case .unsupportedFeature(let path, let line, let feature):
+            return "\(path): line \(line): this cassette requires \"\(feature)\", which replayd \(ReplaydVersion.current) does not support"
         case .noSuchSession(let path, let session, let available):
             return "\(path): no session \(session); the cassette has \(available) session\(available == 1 ? "" : "s") (numbered from 1)"
         }

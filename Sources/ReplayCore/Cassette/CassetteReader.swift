@@ -9,6 +9,10 @@ import Darwin
 /// A last line without its newline is what a crash while writing leaves: if it does not parse
 /// it is skipped with a warning, and everything before it loads. Any other bad line is an error
 /// naming the file and line.
+///
+/// Forward compatible: an event whose kind this build does not know (a later replayd wrote it)
+/// is skipped, with one warning per kind, unless the header's `requires` lists it; a `requires`
+/// entry this build does not know stops reading at the header.
 public final class CassetteReader {
     public let path: String
     public let header: CassetteHeader
@@ -23,6 +27,8 @@ public final class CassetteReader {
     private var pendingStart = 0
     private var atEndOfFile = false
     private let decoder = CassetteDecoder()
+    /// Unknown event kinds already warned about.
+    private var skippedKinds: Set<String> = []
 
     /// Opens the file and reads and checks its header.
     public init(path: String) throws(CassetteError) {
@@ -51,6 +57,10 @@ public final class CassetteReader {
             close(fd)
             throw .unsupportedVersion(path: path, found: header.version, supported: CassetteHeader.supportedVersions)
         }
+        if let feature = header.requires.first(where: { !CassetteHeader.knownFeatures.contains($0) }) {
+            close(fd)
+            throw .unsupportedFeature(path: path, line: 1, feature: feature)
+        }
     }
 
     deinit {
@@ -65,14 +75,27 @@ public final class CassetteReader {
             ) else { return nil }
             lineNumber += 1
             if line.allSatisfy(Self.isWhitespace) { continue }
+            let decoded: CassetteDecoder.DecodedEvent
             do {
-                return try decoder.decodeEvent(line)
+                decoded = try decoder.decodeLine(line)
             } catch {
                 if !terminated {
                     warnings.append("\(path): line \(lineNumber): last line is incomplete (the recorder was probably stopped while writing it); ignored: \(error.detail)")
                     return nil
                 }
                 throw .malformedLine(path: path, line: lineNumber, detail: error.detail)
+            }
+            switch decoded {
+            case .event(let event):
+                return event
+            case .unknown(_, let kind):
+                if header.requires.contains(kind) {
+                    throw .unsupportedFeature(path: path, line: lineNumber, feature: kind)
+                }
+                if skippedKinds.insert(kind).inserted {
+                    warnings.append("\(path): line \(lineNumber): skipped an event of unknown kind \"\(kind)\" "
+                        + "(written by a later replayd; replayd \(ReplaydVersion.current) does not know it); later \"\(kind)\" events are skipped too")
+                }
             }
         }
     }

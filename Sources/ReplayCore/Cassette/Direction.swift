@@ -11,10 +11,18 @@ public enum Direction: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// How one side of a connection stopped sending.
+/// How one side of a connection stopped sending in order. A reset is not a close of one
+/// direction but its own event (`SessionEventKind.reset(by:)`), so FIN is the only kind; the
+/// type stays so that `close` events read `.close(direction, .fin)` and may gain kinds later.
 public enum CloseKind: String, Sendable, Hashable {
     /// An orderly half-close: the sender will send nothing more but may still read.
     case fin
-    /// An abortive close: the connection is gone in both directions.
+}
+
+/// How the side sending in one direction ended in a recording, as `Session.closing` reports it.
+public enum DirectionEnding: String, Sendable, Hashable {
+    /// It half-closed (FIN).
+    case fin
+    /// It reset the connection (RST).
     case rst
 }

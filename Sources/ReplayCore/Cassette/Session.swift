@@ -24,10 +24,24 @@ public struct Session: Sendable, Equatable {
         return result
     }
 
-    /// How a direction ended in the recording; `nil` means it went silent.
-    public func closing(_ direction: Direction) -> CloseKind? {
+    /// How the side sending in `direction` ended in the recording, whichever came first: its
+    /// FIN (`.fin`) or a reset it sent (`.rst`). `nil` means it went silent (a reset by the
+    /// other side does not count here: this side did not stop on its own).
+    public func closing(_ direction: Direction) -> DirectionEnding? {
         for event in events {
-            if case .close(let eventDirection, let how) = event.kind, eventDirection == direction { return how }
+            switch event.kind {
+            case .close(let eventDirection, .fin) where eventDirection == direction: return .fin
+            case .reset(let by) where by == direction: return .rst
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// The first reset of the connection: by whom and when (`nil`: it was never reset).
+    public var reset: (by: Direction, offset: Int64)? {
+        for event in events {
+            if case .reset(let by) = event.kind { return (by, event.offset) }
         }
         return nil
     }

@@ -21,12 +21,22 @@ public enum SessionEventKind: Sendable, Equatable {
     case open(SessionOpen)
     /// One chunk of bytes, as it was read (record) or as one TCP segment carried it (import).
     case data(Direction, [UInt8])
-    /// One side stopped sending: `direction` is the direction that ended.
+    /// One side stopped sending in order (FIN): `direction` is the direction that ended.
     case close(Direction, CloseKind)
+    /// The connection was reset (RST, or an abortive failure) by the side sending in `by`:
+    /// the connection is gone both ways. An import may still show data after it (bytes that
+    /// were in flight when the RST went out).
+    case reset(by: Direction)
     /// The recording proxy could not reach the upstream server for this client.
     case connectFailed(ConnectFailure)
     /// Bytes known to be missing from a direction (a capture lost them).
     case gap(Direction, Int)
+    /// Bytes of a direction the redactor replaced; the data events hold placeholders there.
+    case redacted(Redaction)
+    /// TLS began here: everything after it in the session is decrypted plaintext.
+    case tls(TLSMarker)
+    /// A fault replayd injected (not something the recorded server did).
+    case fault(InjectedFault)
     /// The session is over in the recording; nothing more follows for it.
     case end
 }
@@ -37,17 +47,26 @@ public struct SessionOpen: Sendable, Equatable {
     public var client: String
     /// The server's address, as `host:port` (`[v6]:port` for IPv6).
     public var server: String
-    /// Wall-clock time the session started.
-    public var start: WallClock
+    /// Wall-clock time the session started; `nil` for a session written by hand.
+    public var start: WallClock?
     /// The application protocol, as detected when recording or importing (`nil`: unknown,
     /// replay detects it from the recorded bytes).
     public var proto: WireProtocol?
 
-    public init(client: String, server: String, start: WallClock, proto: WireProtocol? = nil) {
+    public init(client: String, server: String, start: WallClock?, proto: WireProtocol? = nil) {
         self.client = client
         self.server = server
         self.start = start
         self.proto = proto
+    }
+
+    /// The server's port, from `server` (`host:port` or `[v6]:port`); `nil` when it has none.
+    public var serverPort: Int? {
+        guard let colon = server.lastIndex(of: ":") else { return nil }
+        let digits = server[server.index(after: colon)...]
+        guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let port = Int(digits), port <= 65_535 else { return nil }
+        return port
     }
 }
 

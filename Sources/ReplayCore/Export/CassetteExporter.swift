@@ -59,7 +59,7 @@ public enum CassetteExporter {
                             throw CassetteError.malformedLine(path: path, line: reader.lineNumber,
                                                               detail: "session \(event.session) is opened a second time")
                         }
-                        clocks[event.session] = SessionClock(start: open.start)
+                        clocks[event.session] = SessionClock(start: startTime(of: open, header: reader.header))
                         sessionCount += 1
                     }
                     guard let time = clocks[event.session]?.time(of: event) else {
@@ -116,13 +116,14 @@ public enum CassetteExporter {
             let reader = try CassetteReader(path: path)
             while let event = try reader.next() {
                 if case .open(let open) = event.kind {
+                    let start = startTime(of: open, header: reader.header)
                     let (client, server, synthetic) = endpoints(session: event.session, open: open)
                     if synthetic { syntheticSessions.append(event.session) }
                     connections[event.session] = Connection(
-                        synthesizer: PacketSynthesizer(session: event.session, start: open.start,
+                        synthesizer: PacketSynthesizer(session: event.session, start: start,
                                                        connectFailure: survey.failures[event.session]),
                         encoder: TCPFrameEncoder(client: client, server: server),
-                        clock: SessionClock(start: open.start))
+                        clock: SessionClock(start: start))
                     opened.append(event.session)
                 }
                 // The survey has checked that every session is opened before its events.
@@ -169,6 +170,12 @@ public enum CassetteExporter {
             }
         }
         return warnings
+    }
+
+    /// When the session started: its `start`, or for a hand-written session without one, when
+    /// the cassette was created (the capture needs some absolute time).
+    static func startTime(of open: SessionOpen, header: CassetteHeader) -> WallClock {
+        open.start ?? header.created
     }
 
     /// The session's endpoints, or synthetic ones when its addresses are not numeric IPs of one family.

@@ -86,8 +86,14 @@ public struct PacketSynthesizer: Sendable {
             return open(at: time)
         case .data(let direction, let bytes):
             return data(direction, bytes, at: time)
-        case .close(let direction, let how):
-            return close(direction, how, at: time)
+        case .close(let direction, .fin):
+            return close(direction, at: time)
+        case .reset(let by):
+            return reset(by: by, at: time)
+        case .redacted, .tls, .fault:
+            // Markers about the recording, not packets: the data events already hold the bytes
+            // (placeholders, decrypted text) and an injected fault shows as the events it caused.
+            return []
         case .gap(let direction, let count):
             guard state == .established else { return [] }
             // The bytes were sent and received, only not captured: the sequence space moves on.
@@ -163,20 +169,20 @@ public struct PacketSynthesizer: Sendable {
         return segments
     }
 
-    private mutating func close(_ direction: Direction, _ how: CloseKind, at time: WallClock) -> [OutgoingSegment] {
+    private mutating func close(_ direction: Direction, at time: WallClock) -> [OutgoingSegment] {
         guard state == .established else { return [] }
-        switch how {
-        case .fin:
-            let fin = send(direction, flags: [.fin, .ack], payload: [], at: time)
-            if self[direction.reversed].reset { return [fin] }
-            return [fin, pureAcknowledgment(of: direction, at: time)]
-        case .rst:
-            // The connection stays up for the data recorded after the RST (it was in flight).
-            guard !self[direction].reset else { return [] }
-            let reset = send(direction, flags: [.rst, .ack], payload: [], at: time)
-            self[direction].reset = true
-            return [reset]
-        }
+        let fin = send(direction, flags: [.fin, .ack], payload: [], at: time)
+        if self[direction.reversed].reset { return [fin] }
+        return [fin, pureAcknowledgment(of: direction, at: time)]
+    }
+
+    /// A RST from the side sending in `direction`. The connection stays up for the data
+    /// recorded after the RST (it was in flight).
+    private mutating func reset(by direction: Direction, at time: WallClock) -> [OutgoingSegment] {
+        guard state == .established, !self[direction].reset else { return [] }
+        let reset = send(direction, flags: [.rst, .ack], payload: [], at: time)
+        self[direction].reset = true
+        return [reset]
     }
 
     /// A segment from the sender of `direction`, acknowledging everything it has received.

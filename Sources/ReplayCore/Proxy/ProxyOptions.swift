@@ -10,8 +10,12 @@ public struct ProxyOptions: Sendable {
     public var upstreamName: String
     /// How long one upstream connection attempt may take.
     public var connectTimeout: TimeAmount
+    /// The protocol every session is tagged with (`--proto`); nil detects each session's.
+    public var proto: WireProtocol?
 
-    public init(listen: HostPort, upstream: SocketAddress, upstreamName: String, connectTimeout: TimeAmount = .seconds(10)) {
+    public init(listen: HostPort, upstream: SocketAddress, upstreamName: String, connectTimeout: TimeAmount = .seconds(10),
+                proto: WireProtocol? = nil) {
+        self.proto = proto
         self.listen = listen
         self.upstream = upstream
         self.upstreamName = upstreamName

@@ -4,9 +4,13 @@ import NIOPosix
 
 /// One proxied connection on one event loop: owns the `SessionTap` and the `ReadGate`, runs
 /// their actions on the two `GlueHandler`s, connects the upstream, and hands events to the
-/// cassette recorder.
+/// cassette recorder (through its `ProtocolTagger`, which holds the `open` until the first
+/// chunk says what protocol the session speaks).
 final class ProxySession {
     private var tap: SessionTap
+    private var tagger: ProtocolTagger
+    /// What the tagger lets through, reused.
+    private var tagged: [SessionEvent] = []
     private var gate = ReadGate()
     private let eventLoop: EventLoop
     private let recorder: CassetteRecorder
@@ -26,9 +30,11 @@ final class ProxySession {
 
     init(
         tap: SessionTap, upstream: SocketAddress, connectTimeout: TimeAmount, eventLoop: EventLoop,
-        recorder: CassetteRecorder, logger: Logger, onFinished: @escaping (ConnectionSummary) -> Void
+        recorder: CassetteRecorder, tagger: ProtocolTagger = ProtocolTagger(), logger: Logger,
+        onFinished: @escaping (ConnectionSummary) -> Void
     ) {
         self.tap = tap
+        self.tagger = tagger
         self.upstream = upstream
         self.connectTimeout = connectTimeout
         self.eventLoop = eventLoop
@@ -100,9 +106,7 @@ final class ProxySession {
 
     func read(_ buffer: ByteBuffer, from side: ProxySide) {
         let event = tap.read(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [], from: side, now: Self.now())
-        if recorder.record(event) == .backlogged {
-            runGate(gate.recorded(backlogged: true))
-        }
+        record(event)
         if side == .client, !upstreamReady {
             heldForServer.append(buffer)
         } else {
@@ -159,9 +163,7 @@ final class ProxySession {
         for action in actions {
             switch action {
             case .record(let event):
-                if recorder.record(event) == .backlogged {
-                    runGate(gate.recorded(backlogged: true))
-                }
+                record(event)
             case .startReadingClient:
                 upstreamReady = true
                 if let server {
@@ -195,6 +197,18 @@ final class ProxySession {
                 onFinished(summary)
             }
         }
+    }
+
+    /// Hands an event to the recorder through the tagger. Neither can fail or block: the bytes
+    /// are forwarded whatever becomes of their recording.
+    private func record(_ event: SessionEvent) {
+        tagger.take(event, into: &tagged)
+        var backlogged = false
+        for event in tagged {
+            if recorder.record(event) == .backlogged { backlogged = true }
+        }
+        tagged.removeAll(keepingCapacity: true)
+        if backlogged { runGate(gate.recorded(backlogged: true)) }
     }
 
     private func runGate(_ actions: [ReadGate.Action]) {

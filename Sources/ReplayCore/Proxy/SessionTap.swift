@@ -51,6 +51,7 @@ public struct SessionTap: Sendable {
     private var clientState = SideState(phase: .open)
     private var serverState = SideState(phase: .connecting)
     private var closedDirections: Set<Direction> = []
+    private var resetRecorded = false
     private var byteCounts: [Direction: Int] = [.clientToServer: 0, .serverToClient: 0]
     private var connectFailure: ConnectFailure?
     private var stopping = false
@@ -136,7 +137,7 @@ public struct SessionTap: Sendable {
         return actions
     }
 
-    /// `side` failed: a read error such as ECONNRESET. Recorded as RST and carried to the other side as RST.
+    /// `side` failed: a read error such as ECONNRESET. Recorded as a reset by this side and carried to the other side as RST.
     public mutating func failed(_ side: ProxySide, now: Int64) -> [Action] {
         guard self[side].phase == .open, !self[side].closing, !self[side].aborted else { return [] }
         return abort(side, now: now)
@@ -190,8 +191,11 @@ public struct SessionTap: Sendable {
         var actions: [Action] = []
         self[side].aborted = true
         self[side].ending = .rst
-        if closedDirections.insert(side.sendingDirection).inserted {
-            actions.append(.record(event(now, .close(side.sendingDirection, .rst))))
+        // A reset ends the connection both ways; it is recorded once, for the side that sent it
+        // (a side that had already sent FIN reset nothing it had not already closed).
+        if closedDirections.insert(side.sendingDirection).inserted, !resetRecorded {
+            resetRecorded = true
+            actions.append(.record(event(now, .reset(by: side.sendingDirection))))
         }
         let partner = side.partner
         switch self[partner].phase {

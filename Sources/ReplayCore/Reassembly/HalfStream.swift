@@ -23,7 +23,10 @@ struct HalfStream {
     enum Output {
         case data([UInt8])
         case gap(Int)
-        case close(CloseKind)
+        /// The direction's FIN, once every byte before it was delivered.
+        case fin
+        /// The direction's sender reset the connection.
+        case reset
         case overlapDiffers(at: Int64, length: Int)
     }
 
@@ -37,7 +40,7 @@ struct HalfStream {
     private(set) var finOffset: Int64?
     /// A close (FIN or RST) has been handed out.
     private(set) var closed = false
-    /// Where this direction's RST sat. The direction is closed (its `close … rst` is out), but
+    /// Where this direction's RST sat. The direction is closed (its `reset` is out), but
     /// data captured after the RST is still taken.
     private(set) var resetOffset: Int64?
     private var pending: [PendingChunk] = []
@@ -137,7 +140,7 @@ struct HalfStream {
         guard !closed else { return }
         closed = true
         resetOffset = max(offset, next)
-        output.append(.close(.rst))
+        output.append(.reset)
     }
 
     /// The connection is over: delivers everything held, declaring a gap for each hole, then
@@ -166,7 +169,7 @@ struct HalfStream {
     private mutating func closeIfComplete(into output: inout [Output]) {
         guard !closed, let finOffset, next >= finOffset, pending.isEmpty else { return }
         closed = true
-        output.append(.close(.fin))
+        output.append(.fin)
     }
 
     private mutating func emitGap(upTo offset: Int64, statistics: inout ReassemblyStatistics, into output: inout [Output]) {

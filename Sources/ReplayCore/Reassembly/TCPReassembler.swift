@@ -298,8 +298,10 @@ public struct TCPReassembler: Sendable {
                 events.append(SessionEvent(session: session, offset: offset, kind: .data(direction, bytes)))
             case .gap(let size):
                 events.append(SessionEvent(session: session, offset: offset, kind: .gap(direction, size)))
-            case .close(let how):
-                events.append(SessionEvent(session: session, offset: offset, kind: .close(direction, how)))
+            case .fin:
+                events.append(SessionEvent(session: session, offset: offset, kind: .close(direction, .fin)))
+            case .reset:
+                events.append(SessionEvent(session: session, offset: offset, kind: .reset(by: direction)))
             case .overlapDiffers(let at, let length):
                 notices.append(ReassemblyNotice(
                     session: session, direction: direction, streamOffset: at,
@@ -309,7 +311,7 @@ public struct TCPReassembler: Sendable {
         halfOutput.removeAll(keepingCapacity: true)
     }
 
-    /// A RST closes its sender's direction at once (`close … rst` at the RST's time). The
+    /// A RST closes its sender's direction at once (`reset` by the sender, at the RST's time). The
     /// session stays open for what was in flight: the other side's data, which crossed the RST
     /// (Wireshark follows it), and the sender's own data captured after it (sent before it, or
     /// sent on after a RST injected by a middlebox: Wireshark follows that as well).

@@ -89,6 +89,9 @@ public struct ReplayPlan: Sendable, Equatable {
             switch event.kind {
             case .open, .end:
                 continue
+            case .redacted, .tls, .fault:
+                // Markers the plan does not act on yet: the data events hold the bytes to replay.
+                continue
             case .data(.clientToServer, let bytes):
                 clientBytes += bytes.count
                 previousOffset = max(previousOffset, event.offset)
@@ -99,7 +102,7 @@ public struct ReplayPlan: Sendable, Equatable {
             case .close(.clientToServer, .fin):
                 clientClosed = true
                 previousOffset = max(previousOffset, event.offset)
-            case .close(.clientToServer, .rst):
+            case .reset(by: .clientToServer):
                 break events
             case .data(.serverToClient, let bytes):
                 serverBytes += bytes.count
@@ -110,7 +113,7 @@ public struct ReplayPlan: Sendable, Equatable {
                 add(.halfClose, at: event.offset)
                 ending = .fin
                 break events
-            case .close(.serverToClient, .rst):
+            case .reset(by: .serverToClient):
                 add(.reset, at: event.offset)
                 ending = .rst
                 break events

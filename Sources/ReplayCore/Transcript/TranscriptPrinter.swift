@@ -11,7 +11,10 @@ public struct TranscriptPrinter: Sendable {
 
     /// The transcript of one session, as lines without trailing newlines.
     public func lines(for session: Session) -> [String] {
-        var lines = ["session \(session.id)  \(session.open.client) -> \(session.open.server)  started \(session.open.start.iso8601)"]
+        var heading = "session \(session.id)  \(session.open.client) -> \(session.open.server)"
+        if let proto = session.open.proto { heading += "  \(proto.rawValue)" }
+        heading += session.open.start.map { "  started \($0.iso8601)" } ?? "  (no start time)"
+        var lines = [heading]
         var totals: [Direction: Int] = [.clientToServer: 0, .serverToClient: 0]
         for event in session.events {
             let time = "  +" + Self.seconds(event.offset)
@@ -31,6 +34,17 @@ public struct TranscriptPrinter: Sendable {
                 if body.isEmpty { lines.append("\(time) \(side) (empty chunk)") }
             case .close(let direction, let how):
                 lines.append("\(time) \(Self.label(direction)) <\(how.rawValue.uppercased())>")
+            case .reset(let by):
+                lines.append("\(time) \(Self.label(by)) <RST>")
+            case .redacted(let redaction):
+                lines.append("\(time) \(Self.label(redaction.direction)) <REDACTED \(redaction.length) bytes at byte \(redaction.offset) by \(redaction.rule)>")
+            case .tls(let marker):
+                let facts = [marker.version, marker.cipher, marker.sni.map { "sni \($0)" }].compactMap { $0 }
+                let said = facts.isEmpty ? "" : " (\(facts.joined(separator: ", ")))"
+                lines.append("\(time) -- TLS began\(said); decrypted plaintext from here on")
+            case .fault(let fault):
+                let detail = fault.detail.map { ": \($0)" } ?? ""
+                lines.append("\(time) !! replayd injected a fault (\(fault.action)) by rule \(fault.rule)\(detail)")
             case .connectFailed(let failure):
                 lines.append("\(time) !! upstream connect failed (\(failure.reason.rawValue)) after \(Self.seconds(failure.elapsed))s: \(failure.message)")
             case .gap(let direction, let count):
