@@ -158,7 +158,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let source: ReplaySource
         switch matchMode {
         case .similar, .exact:
-            let masks = try maskSet([])
+            let masks = try maskSet(loaded.flatMap { $0.cassette.header.masks })
             let grouped = Dictionary(grouping: chosen, by: \.ref.file)
             let set = ConversationSet(cassettes: cassettes.compactMap { file in grouped[file].map { (file, $0.map(\.session)) } },
                                       masks: masks, proto: forced)

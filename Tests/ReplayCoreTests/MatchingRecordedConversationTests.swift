@@ -110,3 +110,19 @@ struct MatchingRecordedConversationTests {
         #expect(RecordedConversation(session: session, file: "t", proto: .line).proto == .line)
     }
 }
+
+@Suite("RecordedConversation: redaction markers")
+struct MatchingRedactionWildcardTests {
+    @Test func aRedactedSecretMatchesAnyPassword() {
+        let session = S.make([
+            (10, S.c2s("AUTH PLAIN AHVzZXIAc2VjcmV0\r\n")),
+            (11, .redacted(Redaction(direction: .clientToServer, offset: 11, length: 17, rule: "smtp-auth-plain"))),
+            (20, S.s2c("235 2.7.0 Authentication successful\r\n")),
+        ], proto: .line)
+        let conversation = RecordedConversation(session: session, file: "t")
+        let request = conversation.exchanges[1].request
+        #expect(request?.wildcards == [11..<28])
+        #expect(WildcardPattern.matches(recorded: request?.bytes ?? [], wildcards: request?.wildcards ?? [], live: utf8("AUTH PLAIN AGFsaWNlAG90aGVycGFzc3dvcmQ=\r\n")))
+        #expect(!WildcardPattern.matches(recorded: request?.bytes ?? [], wildcards: request?.wildcards ?? [], live: utf8("AUTH LOGIN\r\n")))
+    }
+}

@@ -41,8 +41,7 @@ public struct RecordedConversation: Sendable {
             if direction == .serverToClient, server.isEmpty { server = Array(bytes.prefix(512)) }
             if !client.isEmpty, !server.isEmpty { break }
         }
-        let port = session.open.server.split(separator: ":").last.flatMap { Int($0) }
-        return ProtocolDetector.detect(serverPort: port, client: client, server: server)
+        return ProtocolDetector.detect(serverPort: session.open.serverPort, client: client, server: server)
     }
 
     /// Walks a session's events once, keeping the framer's and the pairing's state.
@@ -86,6 +85,13 @@ public struct RecordedConversation: Sendable {
         }
 
         mutating func build(_ events: [SessionEvent]) {
+            // Redacted client bytes match anything. The marker may come after the data it
+            // covers (the redactor sees a secret whole only later), so collect them first.
+            for event in events {
+                if case .redacted(let redaction) = event.kind, redaction.direction == .clientToServer, redaction.length > 0 {
+                    clientWildcards.append(redaction.offset..<(redaction.offset + redaction.length))
+                }
+            }
             events: for event in events {
                 switch event.kind {
                 case .data(.clientToServer, let bytes):
@@ -114,7 +120,8 @@ public struct RecordedConversation: Sendable {
                     guard !ended else { continue }
                     for message in framer.clientFinished() { addRequest(message, at: event.offset) }
                     addFIN(at: event.offset)
-                case .close(.clientToServer, .rst):
+                case .reset(by: .clientToServer):
+                    // The client aborted: nothing after this happened on a live connection.
                     break events
                 case .data(.serverToClient, let bytes):
                     guard !ended else { continue }
@@ -131,7 +138,7 @@ public struct RecordedConversation: Sendable {
                     for message in framer.serverFinished() { appendMasked(message, to: target) }
                     addPiece(.halfClose, to: target, at: event.offset)
                     ended = true
-                case .close(.serverToClient, .rst):
+                case .reset(by: .serverToClient):
                     guard !ended else { continue }
                     addPiece(.reset, to: target, at: event.offset)
                     ended = true
