@@ -182,20 +182,20 @@ public struct ConversationCursor: Sendable {
 
     private func mismatch(for live: [UInt8], key: MessageKey) -> Mismatch {
         var reason = Mismatch.Reason.unknownKind
-        var nearest: (bytes: [UInt8], ref: SessionRef)?
+        var nearest: (bytes: [UInt8], ref: SessionRef, content: String)?
         if let lead {
             let conversation = set.conversations[lead]
             let upcoming = conversation.exchanges[min(nextExchange, conversation.exchanges.count)...]
             if let sameKind = upcoming.prefix(Self.skipLimit).first(where: { $0.key.kind == key.kind }), let request = sameKind.request {
                 reason = .notExact
-                nearest = (request.bytes, conversation.ref)
+                nearest = (request.bytes, conversation.ref, sameKind.key.content)
             } else if let next = upcoming.first(where: { $0.request != nil }), let request = next.request {
-                nearest = (request.bytes, conversation.ref)
+                nearest = (request.bytes, conversation.ref, next.key.content)
             } else {
                 reason = .beyondRecording
             }
         }
         return Mismatch(connection: connection, step: messages, reason: reason, received: live,
-                        nearest: nearest?.bytes, nearestSession: nearest?.ref)
+                        nearest: nearest?.bytes, nearestSession: nearest?.ref, receivedContent: key.content, nearestContent: nearest?.content)
     }
 }

@@ -20,21 +20,34 @@ public struct Mismatch: Sendable, Equatable, CustomStringConvertible {
     /// The nearest recorded message, if any, and the session it is from.
     public var nearest: [UInt8]?
     public var nearestSession: SessionRef?
+    /// The content keys of both (the DNS question, the RESP command), shown instead of the
+    /// bytes when those are binary.
+    public var receivedContent: String?
+    public var nearestContent: String?
 
-    public init(connection: Int, step: Int, reason: Reason, received: [UInt8], nearest: [UInt8]?, nearestSession: SessionRef?) {
+    public init(connection: Int, step: Int, reason: Reason, received: [UInt8], nearest: [UInt8]?, nearestSession: SessionRef?,
+                receivedContent: String? = nil, nearestContent: String? = nil) {
         self.connection = connection
         self.step = step
         self.reason = reason
         self.received = received
         self.nearest = nearest
         self.nearestSession = nearestSession
+        self.receivedContent = receivedContent
+        self.nearestContent = nearestContent
+    }
+
+    /// Whether the messages are shown as their content keys: when either is binary.
+    var showsContent: Bool {
+        guard receivedContent != nil else { return false }
+        return PayloadText.readableText(received) == nil || nearest.map { PayloadText.readableText($0) == nil } == true
     }
 
     /// The first column (from 1) where the message and the nearest recording differ.
     public var firstDifferingColumn: Int? {
         guard let nearest else { return nil }
-        let a = Array(LineSplitter.trimmingLineEnding(received))
-        let b = Array(LineSplitter.trimmingLineEnding(nearest))
+        let a = showsContent ? Array((receivedContent ?? "").utf8) : Array(LineSplitter.trimmingLineEnding(received))
+        let b = showsContent ? Array((nearestContent ?? "").utf8) : Array(LineSplitter.trimmingLineEnding(nearest))
         for index in 0..<min(a.count, b.count) where a[index] != b[index] { return index + 1 }
         return a.count == b.count ? nil : min(a.count, b.count) + 1
     }
@@ -46,12 +59,13 @@ public struct Mismatch: Sendable, Equatable, CustomStringConvertible {
         case .beyondRecording: line += "the recording has no more client messages, got "
         case .notExact: line += "no recorded message equals "
         }
-        line += "\"\(Escaped.text(received))\""
+        let binary = showsContent
+        line += binary ? "\(received.count) bytes: \(receivedContent ?? "")" : "\"\(Escaped.text(received))\""
         if let nearest {
             line += "; nearest recording"
             if let nearestSession { line += " (\(nearestSession))" }
-            line += " had \"\(Escaped.text(nearest))\""
-            if let column = firstDifferingColumn { line += ", first difference at column \(column)" }
+            line += binary ? " had \(nearest.count) bytes: \(nearestContent ?? "")" : " had \"\(Escaped.text(nearest))\""
+            if let column = firstDifferingColumn { line += ", first difference at column \(column)\(binary ? " of that" : "")" }
         }
         return line
     }

@@ -145,7 +145,7 @@ public struct ConnectionReplayer: Sendable {
             }
             report.followed = conversation.ref
         }
-        if choice.skipped > 0 {
+        if choice.skipped > 0, message != nil {
             actions.append(.note(ReplayNote(.info, "client message \(step) \"\(received)\" skipped \(choice.skipped) recorded client message\(choice.skipped == 1 ? "" : "s") of session \(conversation.ref)")))
         }
         if !unreplayableNoted, let request = exchange.request, let reason = dialect.unreplayableReason(recordedRequest: request) {

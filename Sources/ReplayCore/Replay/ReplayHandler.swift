@@ -215,8 +215,9 @@ final class ReplayHandler: ChannelInboundHandler {
         if machine.readsClientBytes {
             line = "connection \(entry.connection)"
             if let followed = entry.followed { line += " followed session \(followed)" }
-            let matched = entry.steps.filter { $0.result == .matched }.count
-            line += ": \(entry.steps.count) client message\(entry.steps.count == 1 ? "" : "s"), \(matched) matched"
+            let messages = entry.steps.filter { $0.step > 0 }
+            let matched = messages.filter { $0.result == .matched }.count
+            line += ": \(messages.count) client message\(messages.count == 1 ? "" : "s"), \(matched) matched"
             let synthesized = entry.steps.filter { $0.result == .synthesized }.count
             if synthesized > 0 { line += ", \(synthesized) synthesized" }
             if entry.mismatches > 0 { line += ", \(entry.mismatches) mismatched" }

@@ -22,8 +22,8 @@ public final class ReplayReportLog: Sendable {
     public func summary(unused: [SessionRef]) -> String {
         let all = connections
         let mismatched = all.filter { $0.mismatches > 0 }.count
-        let messages = all.reduce(0) { $0 + $1.steps.count }
-        let matched = all.reduce(0) { $0 + $1.steps.filter { $0.result == .matched }.count }
+        let messages = all.reduce(0) { $0 + $1.steps.filter { $0.step > 0 }.count }
+        let matched = all.reduce(0) { $0 + $1.steps.filter { $0.step > 0 && $0.result == .matched }.count }
         var line = "\(all.count) connection\(all.count == 1 ? "" : "s"), \(messages) client message\(messages == 1 ? "" : "s"), \(matched) matched"
         line += ", \(mismatched) connection\(mismatched == 1 ? "" : "s") with mismatches"
         if !unused.isEmpty {
