@@ -8,7 +8,8 @@
 public struct ConnectionReplayer: Sendable {
     public private(set) var machine: ReplayMachine
     private var cursor: ConversationCursor?
-    private var framer: (any MessageFramer)?
+    /// The live connection's framer, mutated in place (a copy would copy its buffers per read).
+    private var framer: any MessageFramer = LineFramer()
     private var dialect: any ProtocolDialect
     private let policy: MismatchPolicy
     private let echoes: Bool
@@ -70,10 +71,9 @@ public struct ConnectionReplayer: Sendable {
     /// The client sent `bytes` (`count` of them; the bytes may be nil when `readsClientBytes` is false).
     public mutating func clientData(_ bytes: [UInt8]?, count: Int, at now: Int64) -> [ReplayAction] {
         var actions = machine.clientSent(byteCount: count, at: now)
-        guard cursor != nil, var framer, let bytes, !stoppedAnswering else { return observe(actions) }
+        guard cursor != nil, let bytes, !stoppedAnswering else { return observe(actions) }
         var messages = framer.clientBytes(bytes)
-        messages += cutOpaque(&framer)
-        self.framer = framer
+        messages += cutOpaque()
         for message in messages {
             actions += answer(message, at: now)
             if stoppedAnswering || machine.isFinished { break }
@@ -82,10 +82,9 @@ public struct ConnectionReplayer: Sendable {
     }
 
     public mutating func clientClosed(at now: Int64) -> [ReplayAction] {
-        guard cursor != nil, var framer, !stoppedAnswering else { return observe(machine.clientClosed(at: now)) }
+        guard cursor != nil, !stoppedAnswering else { return observe(machine.clientClosed(at: now)) }
         var actions: [ReplayAction] = []
         let rest = framer.clientFinished()
-        self.framer = framer
         for message in rest where !machine.isFinished { actions += answer(message, at: now) }
         actions += machine.clientClosed(at: now)
         if !machine.isFinished, !stoppedAnswering { actions += answer(nil, at: now) }
@@ -224,8 +223,9 @@ public struct ConnectionReplayer: Sendable {
 
     /// Unknown binary: the live client's bytes become a message once they are as long as the
     /// recorded message the conversation expects next.
-    private func cutOpaque(_ framer: inout any MessageFramer) -> [FramedMessage] {
+    private mutating func cutOpaque() -> [FramedMessage] {
         guard var opaque = framer as? OpaqueFramer, let cursor else { return [] }
+        framer = LineFramer() // let go of the buffer so `opaque` mutates it without a copy
         var messages: [FramedMessage] = []
         var expected = cursor.lead.flatMap { lead -> Int? in
             let exchanges = cursor.set.conversations[lead].exchanges
@@ -270,11 +270,10 @@ public struct ConnectionReplayer: Sendable {
 
     /// Keeps the live framer's view of the server side: every reply sent goes through it.
     private mutating func observe(_ actions: [ReplayAction]) -> [ReplayAction] {
-        guard var framer else { return actions }
+        guard cursor != nil else { return actions }
         for action in actions {
             if case .send(let bytes) = action { _ = framer.serverBytes(bytes) }
         }
-        self.framer = framer
         return actions
     }
 }
