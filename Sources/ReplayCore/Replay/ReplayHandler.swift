@@ -141,8 +141,9 @@ final class ReplayHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
             lastWrite = promise.futureResult
         case .halfClose:
-            // NIO shuts the output down only once the queued writes are out.
-            context.close(mode: .output, promise: nil)
+            // After the queued writes: once the client has half-closed, NIO turns an output
+            // close into a full close that drops whatever is still queued.
+            afterWrites { context in context.close(mode: .output, promise: nil) }
         case .reset:
             afterWrites { context in
                 // SO_LINGER {1, 0}: close() then sends RST instead of FIN.
