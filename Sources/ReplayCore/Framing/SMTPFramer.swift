@@ -1,0 +1,145 @@
+/// Cuts an SMTP connection into messages.
+///
+/// Client: each command line is a message (CRLF, bare LF accepted). After `DATA`, the framer
+/// holds the client's bytes until the server's reply to that `DATA` arrives (pipelining
+/// included: `MAIL`, `RCPT`, `RCPT`, `DATA` in one write are answered in order); if it is
+/// `354`, everything up to and including the terminating `.` line is one message, the body
+/// (`.\r\n` as its first line is an empty body); otherwise commands go on. A well-behaved
+/// client sends nothing between `DATA` and the `354`; bytes it sent early are cut at its next
+/// write (or at its FIN). `BDAT n [LAST]` is one message with its `n` chunk bytes.
+///
+/// Server: a reply is every line up to its last, the first whose 4th byte is not `-`
+/// (`250-a`, `250-b`, `250 c` are one message). The first reply is the greeting.
+public struct SMTPFramer: MessageFramer {
+    private enum ClientMode: Sendable, Equatable {
+        case commands
+        /// `DATA` was sent; its reply decides whether a body follows.
+        case awaitingDataReply
+        case body
+        case chunk(remaining: Int)
+    }
+
+    private var client = TextStream()
+    private var server = TextStream()
+    private var mode = ClientMode.commands
+    /// The body or BDAT chunk collected so far.
+    private var clientMessage: [UInt8] = []
+    /// The reply lines collected so far.
+    private var reply: [UInt8] = []
+    /// Client messages sent and not yet answered.
+    private var outstanding = 0
+    /// While `DATA` waits: how many replies are still due before the one answering it.
+    private var repliesBeforeData: Int?
+    private var greeted = false
+
+    public init() {}
+
+    public var pendingClientBytes: Int { client.count + clientMessage.count }
+
+    public mutating func clientBytes(_ bytes: [UInt8]) -> [FramedMessage] {
+        client.append(bytes)
+        var messages: [FramedMessage] = []
+        loop: while true {
+            switch mode {
+            case .awaitingDataReply:
+                break loop
+            case .commands:
+                guard let line = client.nextLine() else { break loop }
+                let verb = LineSplitter.verb(line)
+                if verb == "BDAT", let size = Self.chunkSize(line) {
+                    clientMessage = line
+                    mode = .chunk(remaining: size)
+                    continue
+                }
+                messages.append(sent(line))
+                if verb == "DATA" {
+                    repliesBeforeData = outstanding - 1
+                    mode = .awaitingDataReply
+                }
+            case .body:
+                guard let line = client.nextLine() else { break loop }
+                clientMessage.append(contentsOf: line)
+                if LineSplitter.trimmingLineEnding(line).elementsEqual([UInt8(ascii: ".")]) {
+                    messages.append(sent(clientMessage))
+                    clientMessage = []
+                    mode = .commands
+                }
+            case .chunk(let remaining):
+                let part = client.take(upTo: remaining)
+                clientMessage.append(contentsOf: part)
+                guard part.count == remaining else {
+                    mode = .chunk(remaining: remaining - part.count)
+                    break loop
+                }
+                messages.append(sent(clientMessage))
+                clientMessage = []
+                mode = .commands
+            }
+        }
+        return messages
+    }
+
+    public mutating func serverBytes(_ bytes: [UInt8]) -> [FramedMessage] {
+        server.append(bytes)
+        var messages: [FramedMessage] = []
+        while let line = server.nextLine() {
+            reply.append(contentsOf: line)
+            guard !Self.continuesReply(line) else { continue }
+            answered(code: SMTPReplyCode(reply))
+            messages.append(FramedMessage(bytes: reply, completesReply: true))
+            reply = []
+        }
+        return messages
+    }
+
+    public mutating func clientFinished() -> [FramedMessage] {
+        let rest = clientMessage + client.takeAll()
+        clientMessage = []
+        mode = .commands
+        return rest.isEmpty ? [] : [FramedMessage(bytes: rest)]
+    }
+
+    public mutating func serverFinished() -> [FramedMessage] {
+        let rest = reply + server.takeAll()
+        reply = []
+        return rest.isEmpty ? [] : [FramedMessage(bytes: rest, completesReply: true)]
+    }
+
+    private mutating func sent(_ bytes: [UInt8]) -> FramedMessage {
+        outstanding += 1
+        return FramedMessage(bytes: bytes, expectsReply: true)
+    }
+
+    /// A complete reply arrived: the greeting, or the answer to the oldest outstanding message.
+    private mutating func answered(code: SMTPReplyCode?) {
+        guard greeted else {
+            greeted = true
+            return
+        }
+        guard outstanding > 0 else { return }
+        outstanding -= 1
+        guard let before = repliesBeforeData else { return }
+        if before > 0 {
+            repliesBeforeData = before - 1
+            return
+        }
+        repliesBeforeData = nil
+        if mode == .awaitingDataReply { mode = code?.value == 354 ? .body : .commands }
+    }
+
+    /// A reply line continues when its 4th byte is `-` (`250-PIPELINING`); anything else,
+    /// garbage included, ends the reply, so a broken server cannot hold a reply open forever.
+    static func continuesReply(_ line: [UInt8]) -> Bool {
+        line.count >= 4 && line[3] == UInt8(ascii: "-")
+    }
+
+    /// The chunk size of a `BDAT n [LAST]` line; `nil` when `n` is not a number (then the line
+    /// is an ordinary command the server will reject).
+    static func chunkSize(_ line: [UInt8]) -> Int? {
+        let words = TextCommand(line).words
+        guard let first = words.first, !first.isEmpty, first.count <= 15, first.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            return nil
+        }
+        return Int(first)
+    }
+}
