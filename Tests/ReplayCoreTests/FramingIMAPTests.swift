@@ -136,6 +136,9 @@ import Testing
         #expect(key("alice {6}\r\n").kind == "(literal)")
         #expect(key("Subject: hi\r\n\r\nbody\r\n").kind == "(literal)")
         #expect(key("* BAD\r\n").kind == "(literal)")
+        let appended = key("Date: Wed, 02 Dec 2026 12:49:48 +0000\r\nMessage-ID: <1@x>\r\nSubject: a\r\n\r\nhi\r\n")
+        #expect(appended == key("Date: Thu, 03 Dec 2026 01:00:00 +0100\r\nMessage-ID: <2@x>\r\nSubject: a\r\n\r\nhi\r\n"))
+        #expect(appended.content == "Date: *\r\nMessage-ID: *\r\nSubject: a\r\n\r\nhi")
     }
 
     @Test func userMasks() throws {

@@ -120,6 +120,41 @@ import Testing
         #expect(key("BDAT 5 LAST\r\nab\r\n\n").content.hasPrefix("BDAT LAST "))
     }
 
+    @Test func lmtpAnswersTheBodyOncePerAcceptedRecipient() {
+        let feeds: [TextFeed] = [
+            .server("220 lmtp ready\r\n"),
+            .client("LHLO c\r\n"),
+            .server("250-lmtp\r\n250 PIPELINING\r\n"),
+            .client("MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nRCPT TO:<c@y>\r\nRCPT TO:<nobody@y>\r\nDATA\r\n"),
+            .server("250 ok\r\n250 ok\r\n250 ok\r\n550 no such user\r\n354 go\r\n"),
+            .client("Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n"),
+            .server("250 2.0.0 <b@y> delivered\r\n452 4.2.2 <c@y> over quota\r\n221 bye\r\n"),
+        ]
+        let run = TextFramerDriver.run(framer(), feeds)
+        #expect(run.clientTexts.count == 8)
+        #expect(run.clientTexts[6] == "Subject: x\r\n\r\nhi\r\n.\r\n")
+        #expect(run.server.map(\.completesReply) == [true, true, true, true, true, true, true, false, true, true])
+        // Plain SMTP: one reply per body.
+        let smtp = TextFramerDriver.run(framer(), feeds.map { feed in
+            if case .client(let text) = feed, text == "LHLO c\r\n" { return .client("EHLO c\r\n") }
+            return feed
+        })
+        #expect(smtp.server.allSatisfy { $0.completesReply })
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func largeBodyInOneWriteIsOneMessage() {
+        let line = "0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n"
+        let body = "Subject: big\r\n\r\n" + String(repeating: line, count: 30_000) + ".\r\n"
+        var framer = SMTPFramer()
+        _ = framer.serverBytes(Array("220 mx\r\n".utf8))
+        _ = framer.clientBytes(Array("DATA\r\n".utf8))
+        _ = framer.serverBytes(Array("354 go\r\n".utf8))
+        let messages = framer.clientBytes(Array((body + "QUIT\r\n").utf8))
+        #expect(messages.map(\.bytes) == [Array(body.utf8), Array("QUIT\r\n".utf8)])
+        #expect(key(body).kind == "(message body)")
+    }
+
     @Test func finishReturnsWhatIsLeft() {
         var framer = SMTPFramer()
         _ = framer.serverBytes(Array("220 mx\r\n".utf8))

@@ -59,7 +59,8 @@ public struct IMAPDialect: ProtocolDialect {
         if singleLine, TextCommand.isSASLResponse(bytes) {
             return MessageKey(kind: continuationKind, content: continuationKind, exact: masks.apply(TextCommand.maskingLine(bytes)))
         }
-        let exact = masks.apply(bytes)
+        // An APPENDed message keys like an SMTP body: its Date and Message-ID do not count.
+        let exact = masks.apply(SMTPMessageMask.apply(bytes))
         return MessageKey(kind: literalKind, content: MaskSet.latin1(Array(content(of: exact))), exact: exact)
     }
 

@@ -9,8 +9,17 @@
 /// write (or at its FIN). `BDAT n [LAST]` is one message with its `n` chunk bytes.
 ///
 /// Server: a reply is every line up to its last, the first whose 4th byte is not `-`
-/// (`250-a`, `250-b`, `250 c` are one message). The first reply is the greeting.
+/// (`250-a`, `250-b`, `250 c` are one message). The first reply is the greeting. In an LMTP
+/// session (the client said `LHLO`) the server answers a message once per accepted recipient:
+/// all but the last of those replies say `completesReply` false, so they all pair with the body.
 public struct SMTPFramer: MessageFramer {
+    /// A client message waiting for its reply.
+    private enum Sent: Sendable, Equatable {
+        case command(String)
+        /// A DATA body or BDAT chunk; `last` for the body and `BDAT … LAST`.
+        case messageData(last: Bool)
+    }
+
     private enum ClientMode: Sendable, Equatable {
         case commands
         /// `DATA` was sent; its reply decides whether a body follows.
@@ -26,11 +35,14 @@ public struct SMTPFramer: MessageFramer {
     private var clientMessage: [UInt8] = []
     /// The reply lines collected so far.
     private var reply: [UInt8] = []
-    /// Client messages sent and not yet answered.
-    private var outstanding = 0
-    /// While `DATA` waits: how many replies are still due before the one answering it.
-    private var repliesBeforeData: Int?
+    /// Client messages sent and not yet answered, oldest first.
+    private var waiting = TextPendingQueue<Sent>()
     private var greeted = false
+    private var lmtp = false
+    /// Recipients the server accepted in the current transaction (LMTP replies once per each).
+    private var acceptedRecipients = 0
+    /// LMTP: replies still due for the message data at the head of `waiting`.
+    private var dataRepliesDue: Int?
 
     public init() {}
 
@@ -51,16 +63,13 @@ public struct SMTPFramer: MessageFramer {
                     mode = .chunk(remaining: size)
                     continue
                 }
-                messages.append(sent(line))
-                if verb == "DATA" {
-                    repliesBeforeData = outstanding - 1
-                    mode = .awaitingDataReply
-                }
+                messages.append(sent(line, as: .command(verb)))
+                if verb == "DATA" { mode = .awaitingDataReply }
             case .body:
                 guard let line = client.nextLine() else { break loop }
                 clientMessage.append(contentsOf: line)
                 if LineSplitter.trimmingLineEnding(line).elementsEqual([UInt8(ascii: ".")]) {
-                    messages.append(sent(clientMessage))
+                    messages.append(sent(clientMessage, as: .messageData(last: true)))
                     clientMessage = []
                     mode = .commands
                 }
@@ -71,7 +80,8 @@ public struct SMTPFramer: MessageFramer {
                     mode = .chunk(remaining: remaining - part.count)
                     break loop
                 }
-                messages.append(sent(clientMessage))
+                let last = TextCommand(clientMessage).words.dropFirst().contains { $0.uppercased() == "LAST" }
+                messages.append(sent(clientMessage, as: .messageData(last: last)))
                 clientMessage = []
                 mode = .commands
             }
@@ -85,8 +95,8 @@ public struct SMTPFramer: MessageFramer {
         while let line = server.nextLine() {
             reply.append(contentsOf: line)
             guard !Self.continuesReply(line) else { continue }
-            answered(code: SMTPReplyCode(reply))
-            messages.append(FramedMessage(bytes: reply, completesReply: true))
+            let completes = answered(code: SMTPReplyCode(reply)?.value ?? 0)
+            messages.append(FramedMessage(bytes: reply, completesReply: completes))
             reply = []
         }
         return messages
@@ -105,26 +115,44 @@ public struct SMTPFramer: MessageFramer {
         return rest.isEmpty ? [] : [FramedMessage(bytes: rest, completesReply: true)]
     }
 
-    private mutating func sent(_ bytes: [UInt8]) -> FramedMessage {
-        outstanding += 1
+    private mutating func sent(_ bytes: [UInt8], as kind: Sent) -> FramedMessage {
+        waiting.push(kind)
         return FramedMessage(bytes: bytes, expectsReply: true)
     }
 
-    /// A complete reply arrived: the greeting, or the answer to the oldest outstanding message.
-    private mutating func answered(code: SMTPReplyCode?) {
+    /// A complete reply arrived: the greeting, or the answer to the oldest waiting message.
+    /// Returns whether it completes that message's reply.
+    private mutating func answered(code: Int) -> Bool {
         guard greeted else {
             greeted = true
-            return
+            return true
         }
-        guard outstanding > 0 else { return }
-        outstanding -= 1
-        guard let before = repliesBeforeData else { return }
-        if before > 0 {
-            repliesBeforeData = before - 1
-            return
+        guard let oldest = waiting.first else { return true }
+        switch oldest {
+        case .command(let verb):
+            _ = waiting.pop()
+            switch verb {
+            case "LHLO": lmtp = true
+            case "EHLO", "HELO": lmtp = false; acceptedRecipients = 0
+            case "MAIL", "RSET": acceptedRecipients = 0
+            case "RCPT": if (200..<300).contains(code) { acceptedRecipients += 1 }
+            case "DATA": if mode == .awaitingDataReply { mode = code == 354 ? .body : .commands }
+            default: break
+            }
+            return true
+        case .messageData(let last):
+            if lmtp, last {
+                let due = dataRepliesDue ?? max(acceptedRecipients, 1)
+                guard due <= 1 else {
+                    dataRepliesDue = due - 1
+                    return false
+                }
+            }
+            _ = waiting.pop()
+            dataRepliesDue = nil
+            if last { acceptedRecipients = 0 }
+            return true
         }
-        repliesBeforeData = nil
-        if mode == .awaitingDataReply { mode = code?.value == 354 ? .body : .commands }
     }
 
     /// A reply line continues when its 4th byte is `-` (`250-PIPELINING`); anything else,
