@@ -37,6 +37,13 @@ import Testing
         #expect(run.client.allSatisfy { $0.expectsReply })
     }
 
+    @Test func preliminaryReplyPairsWithItsCommand() {
+        let exchanges = TextFramerDriver.inOrderExchanges(framer(), Self.session)
+        #expect(exchanges.map(\.request) == ["", "USER anonymous\r\n", "PASS guest@\r\n", "FEAT\r\n", "PASV\r\n", "RETR readme.txt\r\n", "QUIT\r\n"])
+        #expect(exchanges[5].replies == ["150 Opening BINARY mode data connection for readme.txt (12 bytes).\r\n", "226 Transfer complete.\r\n"])
+        #expect(exchanges[6].replies == ["221 Goodbye.\r\n"])
+    }
+
     @Test func chunkingDoesNotChangeMessages() {
         let (whole, others) = TextFramerDriver.runEveryChunking(framer, Self.session)
         for other in others { #expect(other == whole) }

@@ -48,6 +48,15 @@ import Testing
         #expect(run.server.map(\.completesReply) == [false, true, true, true, false, false, true, false, true, true, true, false, true, false, true])
     }
 
+    @Test func sessionPairsInOrder() {
+        let exchanges = TextFramerDriver.inOrderExchanges(framer(), Self.session)
+        #expect(exchanges.map(\.replies.count) == [1, 1, 1, 1, 3, 2, 1, 2, 1, 2])
+        #expect(exchanges[3].request == "secret\r\n")
+        #expect(exchanges[3].replies == ["a1 OK LOGIN completed\r\n"])
+        #expect(exchanges[7].replies == ["+ idling\r\n", "* 3 EXISTS\r\n"])
+        #expect(exchanges[8].replies == ["a5 OK IDLE terminated\r\n"])
+    }
+
     @Test func chunkingDoesNotChangeMessages() {
         let (whole, others) = TextFramerDriver.runEveryChunking(framer, Self.session)
         for other in others { #expect(other == whole) }

@@ -43,6 +43,14 @@ import Testing
         #expect(run.server.allSatisfy { $0.completesReply })
     }
 
+    @Test func sessionPairsInOrder() {
+        let exchanges = TextFramerDriver.inOrderExchanges(framer(), Self.session)
+        #expect(exchanges.count == 13)
+        #expect(exchanges.allSatisfy { $0.replies.count == 1 })
+        #expect(exchanges[8].request == "RETR 1\r\n")
+        #expect(exchanges[8].replies == [Self.retr])
+    }
+
     @Test func chunkingDoesNotChangeMessages() {
         let (whole, others) = TextFramerDriver.runEveryChunking(framer, Self.session)
         for other in others { #expect(other == whole) }

@@ -60,6 +60,18 @@ import Testing
         for other in others { #expect(other == whole) }
     }
 
+    @Test func pipelinedRepliesPairInOrder() {
+        let exchanges = TextFramerDriver.inOrderExchanges(framer(), [
+            .server("220 mx\r\n"),
+            .client("MAIL FROM:<a@x>\r\nRCPT TO:<b@y>\r\nRCPT TO:<c@y>\r\nDATA\r\n"),
+            .server("250 a\r\n250 b\r\n550 c\r\n354 go\r\n"),
+            .client("hi\r\n.\r\n"),
+            .server("250 queued\r\n"),
+        ])
+        #expect(exchanges.map(\.request) == ["", "MAIL FROM:<a@x>\r\n", "RCPT TO:<b@y>\r\n", "RCPT TO:<c@y>\r\n", "DATA\r\n", "hi\r\n.\r\n"])
+        #expect(exchanges.map(\.replies) == [["220 mx\r\n"], ["250 a\r\n"], ["250 b\r\n"], ["550 c\r\n"], ["354 go\r\n"], ["250 queued\r\n"]])
+    }
+
     @Test func emptyBodyIsOneMessage() {
         let run = TextFramerDriver.run(framer(), [
             .server("220 mx\r\n"), .client("DATA\r\n"), .server("354 go\r\n"), .client(".\r\nQUIT\r\n"),

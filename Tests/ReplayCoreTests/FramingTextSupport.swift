@@ -126,6 +126,34 @@ enum TextFramerDriver {
         return (clientIn, clientOut, serverIn, serverOut)
     }
 
+    /// The exchanges `.inOrder` pairing makes of whole writes: each server message goes to the
+    /// oldest client message still waiting (popping it when it completes the reply), or to the
+    /// latest exchange when none waits (a greeting goes to an exchange with no request).
+    static func inOrderExchanges(_ framer: any MessageFramer, _ feeds: [TextFeed]) -> [(request: String, replies: [String])] {
+        var framer = framer
+        var exchanges: [(request: String, replies: [String])] = [("", [])]
+        var waiting: [Int] = []
+        for feed in feeds {
+            if feed.isClient {
+                for message in framer.clientBytes(feed.bytes) {
+                    exchanges.append((String(decoding: message.bytes, as: UTF8.self), []))
+                    if message.expectsReply { waiting.append(exchanges.count - 1) }
+                }
+            } else {
+                for message in framer.serverBytes(feed.bytes) {
+                    let text = String(decoding: message.bytes, as: UTF8.self)
+                    guard let oldest = waiting.first else {
+                        exchanges[exchanges.count - 1].replies.append(text)
+                        continue
+                    }
+                    exchanges[oldest].replies.append(text)
+                    if message.completesReply { waiting.removeFirst() }
+                }
+            }
+        }
+        return exchanges
+    }
+
     static func message(_ text: String, expectsReply: Bool = true, completesReply: Bool = true) -> FramedMessage {
         FramedMessage(bytes: Array(text.utf8), expectsReply: expectsReply, completesReply: completesReply)
     }
