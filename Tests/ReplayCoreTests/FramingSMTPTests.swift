@@ -106,6 +106,19 @@ import Testing
         #expect(framer.clientBytes(Array("\r\n.\r\n".utf8)).map(\.bytes) == [Array("Subject: early\r\n\r\n.\r\n".utf8)])
     }
 
+    @Test func greetingNotFedOrAfterAnEarlyTalker() {
+        let notFed = TextFramerDriver.inOrderExchanges(framer(), [
+            .client("EHLO c\r\n"), .server("250 mx\r\n"), .client("DATA\r\n"), .server("354 go\r\n"), .client(".\r\n"), .server("250 ok\r\n"),
+        ])
+        #expect(notFed.map(\.request) == ["", "EHLO c\r\n", "DATA\r\n", ".\r\n"])
+        #expect(notFed.map(\.replies) == [[], ["250 mx\r\n"], ["354 go\r\n"], ["250 ok\r\n"]])
+        let early = TextFramerDriver.inOrderExchanges(framer(), [
+            .client("EHLO c\r\n"), .server("220 mx\r\n250 mx\r\n"), .client("DATA\r\n"), .server("354 go\r\n"), .client(".\r\n"),
+        ])
+        #expect(early.map(\.request) == ["", "EHLO c\r\n", "DATA\r\n", ".\r\n"])
+        #expect(early[1].replies == ["220 mx\r\n", "250 mx\r\n"])
+    }
+
     @Test func bareLineFeeds() {
         let run = TextFramerDriver.run(framer(), [
             .server("220 mx\n"), .client("EHLO c\n"), .server("250-mx\n250 SIZE\n"), .client("DATA\n"), .server("354 go\n"),
@@ -123,10 +136,10 @@ import Testing
     @Test func bdatChunksIncludeTheirBytes() {
         let feeds: [TextFeed] = [
             .server("220 mx\r\n"),
-            .client("BDAT 12\r\nline one\r\n\r\nBDAT 5 LAST\r\nab\r\n\nQUIT\r\n"),
+            .client("BDAT 12\r\nline one\r\n\r\nBDAT 5 LAST\r\nab\r\n\nQUIT\r\nBDAT 0 LAST\r\nBDAT x\r\n"),
         ]
         let (whole, others) = TextFramerDriver.runEveryChunking(framer, feeds)
-        #expect(whole.clientTexts == ["BDAT 12\r\nline one\r\n\r\n", "BDAT 5 LAST\r\nab\r\n\n", "QUIT\r\n"])
+        #expect(whole.clientTexts == ["BDAT 12\r\nline one\r\n\r\n", "BDAT 5 LAST\r\nab\r\n\n", "QUIT\r\n", "BDAT 0 LAST\r\n", "BDAT x\r\n"])
         for other in others { #expect(other == whole) }
         #expect(key("BDAT 5 LAST\r\nab\r\n\n").kind == "BDAT")
         #expect(key("BDAT 5 LAST\r\nab\r\n\n").content.hasPrefix("BDAT LAST "))
@@ -274,6 +287,9 @@ import Testing
         #expect(masked("250 2.1.0 Ok\r\n") == "250 2.1.0 Ok\r\n")
         #expect(masked("250 Accepted <b@x>\r\n") == "250 Accepted <b@x>\r\n")
         #expect(masked("220 mx.example.net ESMTP Postfix\r\n") == "220 mx.example.net ESMTP Postfix\r\n")
+        #expect(masked("220 mx ready 2 Dec 2026 12:49 then more\r\n") == "220 mx ready * then more\r\n")
+        #expect(masked("220 mx Wed Dec  2 12:49:48 2026 ready\r\n") == "220 mx * ready\r\n")
+        #expect(masked("220 mx 2026-12-02T12:49:48Z ready\r\n") == "220 mx * ready\r\n")
     }
 
     @Test func housekeeping() {

@@ -10,7 +10,6 @@ public struct POP3Framer: MessageFramer {
     private var waiting = TextPendingQueue<Bool>()
     /// The multi-line reply being collected, if one is.
     private var multiLine: [UInt8]?
-    private var greeted = false
 
     public init() {}
 
@@ -40,13 +39,8 @@ public struct POP3Framer: MessageFramer {
                 }
                 continue
             }
-            var multi = false
-            if greeted {
-                multi = (waiting.pop() ?? false) && line.starts(with: Array("+OK".utf8))
-            } else {
-                greeted = true
-            }
-            if multi {
+            // A line while nothing waits is the greeting (or unsolicited): single-line.
+            if waiting.pop() == true, line.starts(with: Array("+OK".utf8)) {
                 multiLine = line
             } else {
                 messages.append(FramedMessage(bytes: line, completesReply: true))

@@ -6,7 +6,7 @@
 enum RFC5322DateMask {
     private static let day = "(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*"
     private static let month = "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
-    private static let zone = "(?:[+-]\\d{4}|ut|utc|gmt|z|[ecmp][sd]t|[a-z]{3,4})"
+    private static let zone = "(?:[+-]\\d{4}|ut|utc|gmt|z|[ecmp][sd]t|cet|cest|eet|eest|wet|west|bst|ist|jst|kst|aest|aedt)"
 
     static let patterns: [String] = [
         // RFC 5322 (and RFC 822's two-digit years), the optional `(UTC)` comment included.

@@ -9,7 +9,8 @@
 /// write (or at its FIN). `BDAT n [LAST]` is one message with its `n` chunk bytes.
 ///
 /// Server: a reply is every line up to its last, the first whose 4th byte is not `-`
-/// (`250-a`, `250-b`, `250 c` are one message). The first reply is the greeting. In an LMTP
+/// (`250-a`, `250-b`, `250 c` are one message). A reply while nothing waits, or a first `220`,
+/// is the greeting. In an LMTP
 /// session (the client said `LHLO`) the server answers a message once per accepted recipient:
 /// all but the last of those replies say `completesReply` false, so they all pair with the body.
 public struct SMTPFramer: MessageFramer {
@@ -123,11 +124,11 @@ public struct SMTPFramer: MessageFramer {
     /// A complete reply arrived: the greeting, or the answer to the oldest waiting message.
     /// Returns whether it completes that message's reply.
     private mutating func answered(code: Int) -> Bool {
-        guard greeted else {
-            greeted = true
-            return true
-        }
-        guard let oldest = waiting.first else { return true }
+        // The greeting, or unsolicited: nothing waits. A `220` before any other reply is the
+        // greeting even when the client already spoke (an early talker's EHLO waits behind it).
+        let greeting = !greeted && code == 220
+        greeted = true
+        guard !greeting, let oldest = waiting.first else { return true }
         switch oldest {
         case .command(let verb):
             _ = waiting.pop()
