@@ -10,9 +10,9 @@
 ///
 /// Server: a reply is every line up to its last, the first whose 4th byte is not `-`
 /// (`250-a`, `250-b`, `250 c` are one message). A reply while nothing waits, or a first `220`,
-/// is the greeting. In an LMTP
-/// session (the client said `LHLO`) the server answers a message once per accepted recipient:
-/// all but the last of those replies say `completesReply` false, so they all pair with the body.
+/// is the greeting. In an LMTP session (the client said `LHLO`) the server answers a message
+/// once per accepted recipient: all but the last of those replies say `completesReply` false,
+/// so they all pair with the body.
 public struct SMTPFramer: MessageFramer {
     /// A client message waiting for its reply.
     private enum Sent: Sendable, Equatable {
