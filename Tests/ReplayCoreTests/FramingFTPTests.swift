@@ -109,6 +109,15 @@ import Testing
         #expect(key("RETR 20261202.log\r\n", masks: masks) == key("RETR 20261203.log\r\n", masks: masks))
     }
 
+    @Test(arguments: [81, 82, 83])
+    func chunkingNeverChangesMessagesOfRandomScripts(seed: UInt64) {
+        let feeds = TextFramerDriver.randomScript(seed: seed, alphabet: ["150 a\r\n", "226 b\r\n", "211-x\r\n", "211 y\r\n", " 211 z\r\n", "USER u\r\n", "227 (1,2,3,4,5,6)\r\n", "abc", "\n"])
+        let (whole, others) = TextFramerDriver.runEveryChunking(framer, feeds)
+        for other in others { #expect(other == whole) }
+        #expect(whole.client.flatMap(\.bytes) == feeds.filter(\.isClient).flatMap(\.bytes))
+        #expect(whole.server.flatMap(\.bytes) == feeds.filter { !$0.isClient }.flatMap(\.bytes))
+    }
+
     @Test(arguments: [UInt64(41), 42, 43, 44, 45])
     func garbageNeverCrashesAndLosesNoByte(seed: UInt64) {
         let result = TextFramerDriver.garbage(framer, seed: seed, alphabet: Array("\r\n211-150 226 227 (1,2)".utf8))

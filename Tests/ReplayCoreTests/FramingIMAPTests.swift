@@ -193,6 +193,15 @@ import Testing
         #expect(dialect.pairing == .inOrder)
     }
 
+    @Test(arguments: [71, 72, 73])
+    func chunkingNeverChangesMessagesOfRandomScripts(seed: UInt64) {
+        let feeds = TextFramerDriver.randomScript(seed: seed, alphabet: ["a1 LOGIN {3}\r\n", "+ go\r\n", "a1 NO\r\n", "abc", "{2+}\r\n", "* 1 FETCH {4}\r\n", "a2 OK\r\n", "DONE\r\n", "\r\n", "x {0}\n"])
+        let (whole, others) = TextFramerDriver.runEveryChunking(framer, feeds)
+        for other in others { #expect(other == whole) }
+        #expect(whole.client.flatMap(\.bytes) == feeds.filter(\.isClient).flatMap(\.bytes))
+        #expect(whole.server.flatMap(\.bytes) == feeds.filter { !$0.isClient }.flatMap(\.bytes))
+    }
+
     @Test(arguments: [UInt64(31), 32, 33, 34, 35, 36])
     func garbageNeverCrashesAndLosesNoByte(seed: UInt64) {
         let result = TextFramerDriver.garbage(framer, seed: seed, alphabet: Array("\r\n{3}{0+}{12}* + a1 OK LOGIN UID ~\"\\".utf8))

@@ -160,6 +160,15 @@ import Testing
         #expect(dialect.echo(liveRequest: stat, recordedRequest: stat, reply: Array("+OK\r\n".utf8)) == nil)
     }
 
+    @Test(arguments: [61, 62, 63])
+    func chunkingNeverChangesMessagesOfRandomScripts(seed: UInt64) {
+        let feeds = TextFramerDriver.randomScript(seed: seed, alphabet: ["+OK\r\n", "-ERR\r\n", "RETR 1\r\n", "LIST\r\n", "CAPA\r\n", ".\r\n", "..x\r\n", "AUTH\r\n", "+ \r\n", "abc", "\n"])
+        let (whole, others) = TextFramerDriver.runEveryChunking(framer, feeds)
+        for other in others { #expect(other == whole) }
+        #expect(whole.client.flatMap(\.bytes) == feeds.filter(\.isClient).flatMap(\.bytes))
+        #expect(whole.server.flatMap(\.bytes) == feeds.filter { !$0.isClient }.flatMap(\.bytes))
+    }
+
     @Test(arguments: [UInt64(21), 22, 23, 24, 25])
     func garbageNeverCrashesAndLosesNoByte(seed: UInt64) {
         let result = TextFramerDriver.garbage(framer, seed: seed, alphabet: Array("\r\n.+OK-ERR RETR LIST\r\n".utf8))

@@ -313,6 +313,15 @@ import Testing
         #expect(long.allSatisfy { ($0 >= 0x20 && $0 < 0x7F) || $0 == 13 || $0 == 10 })
     }
 
+    @Test(arguments: [51, 52, 53])
+    func chunkingNeverChangesMessagesOfRandomScripts(seed: UInt64) {
+        let feeds = TextFramerDriver.randomScript(seed: seed, alphabet: ["EHLO x\r\n", "DATA\r\n", "354 go\r\n", "250-a\r\n", "250 b\r\n", ".\r\n", "x\r\n", "BDAT 3\r\n", "BDAT 2 LAST\r\n", "LHLO y\n", "RCPT TO:<a>\r\n", "220 hi\r\n", "abc", "\n"])
+        let (whole, others) = TextFramerDriver.runEveryChunking(framer, feeds)
+        for other in others { #expect(other == whole) }
+        #expect(whole.client.flatMap(\.bytes) == feeds.filter(\.isClient).flatMap(\.bytes))
+        #expect(whole.server.flatMap(\.bytes) == feeds.filter { !$0.isClient }.flatMap(\.bytes))
+    }
+
     @Test(arguments: [UInt64(7), 8, 9, 10, 11, 12])
     func garbageNeverCrashesAndLosesNoByte(seed: UInt64) {
         let result = TextFramerDriver.garbage(framer, seed: seed, alphabet: Array("\r\n.-354 250DATABDAT 3\r\n".utf8))

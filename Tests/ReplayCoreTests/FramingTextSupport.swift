@@ -154,6 +154,16 @@ enum TextFramerDriver {
         return exchanges
     }
 
+    /// A random script of writes drawn mostly from `alphabet` (protocol-looking bytes), for
+    /// "chunking never changes the messages" on inputs nobody wrote by hand.
+    static func randomScript(seed: UInt64, alphabet: [String]) -> [TextFeed] {
+        var random = SplitMix64(seed: seed)
+        return (0..<60).map { _ in
+            let text = (0..<Int.random(in: 1...6, using: &random)).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] }.joined()
+            return Bool.random(using: &random) ? .client(text) : .server(text)
+        }
+    }
+
     static func message(_ text: String, expectsReply: Bool = true, completesReply: Bool = true) -> FramedMessage {
         FramedMessage(bytes: Array(text.utf8), expectsReply: expectsReply, completesReply: completesReply)
     }
