@@ -94,6 +94,13 @@ import Testing
         #expect(masked("226 Transfer complete (12 bytes).\r\n") == "226 Transfer complete (12 bytes).\r\n")
     }
 
+    @Test func tlsIsUnreplayable() {
+        func reason(_ text: String) -> String? { dialect.unreplayableReason(recordedRequest: FramedMessage(bytes: Array(text.utf8))) }
+        #expect(reason("AUTH TLS\r\n")?.contains("AUTH TLS") == true)
+        #expect(reason("auth ssl\r\n") != nil)
+        #expect(reason("USER a\r\n") == nil)
+    }
+
     @Test func housekeepingAndErrors() {
         let noop = FramedMessage(bytes: Array("noop\r\n".utf8))
         #expect(dialect.housekeepingReply(to: noop, key: dialect.key(ofClient: noop, masks: .none)) == Array("200 NOOP ok\r\n".utf8))

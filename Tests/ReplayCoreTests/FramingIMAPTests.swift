@@ -183,6 +183,15 @@ import Testing
         #expect(masked("* 2 EXISTS\r\n") == "* 2 EXISTS\r\n")
     }
 
+    @Test func tlsAndScramAreUnreplayable() {
+        func reason(_ text: String) -> String? { dialect.unreplayableReason(recordedRequest: FramedMessage(bytes: Array(text.utf8))) }
+        #expect(reason("a1 STARTTLS\r\n")?.contains("STARTTLS") == true)
+        #expect(reason("a1 AUTHENTICATE SCRAM-SHA-256\r\n")?.contains("SCRAM-SHA-256") == true)
+        #expect(reason("a1 AUTHENTICATE PLAIN\r\n") == nil)
+        #expect(reason("a1 LOGIN a b\r\n") == nil)
+        #expect(reason("STARTTLS\r\n") == nil)
+    }
+
     @Test func housekeepingAndErrors() {
         let noop = FramedMessage(bytes: Array("a9 noop\r\n".utf8))
         #expect(text(dialect.housekeepingReply(to: noop, key: dialect.key(ofClient: noop, masks: .none))) == "a9 OK NOOP completed\r\n")

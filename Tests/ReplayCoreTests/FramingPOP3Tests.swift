@@ -149,6 +149,14 @@ import Testing
         #expect(masked("+OK\r\nMessage-ID: <a@b>\r\n.\r\n") == "+OK\r\nMessage-ID: <a@b>\r\n.\r\n")
     }
 
+    @Test func tlsAndScramAreUnreplayable() {
+        func reason(_ text: String) -> String? { dialect.unreplayableReason(recordedRequest: FramedMessage(bytes: Array(text.utf8))) }
+        #expect(reason("STLS\r\n")?.contains("STLS") == true)
+        #expect(reason("AUTH scram-sha-1\r\n") != nil)
+        #expect(reason("AUTH PLAIN\r\n") == nil)
+        #expect(reason("RETR 1\r\n") == nil)
+    }
+
     @Test func housekeepingAndErrors() throws {
         let noop = FramedMessage(bytes: Array("noop\r\n".utf8))
         #expect(dialect.housekeepingReply(to: noop, key: dialect.key(ofClient: noop, masks: .none)) == Array("+OK\r\n".utf8))

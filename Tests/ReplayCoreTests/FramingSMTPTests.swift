@@ -303,6 +303,14 @@ import Testing
         #expect(dialect.pairing == .inOrder)
     }
 
+    @Test func tlsAndScramAreUnreplayable() {
+        func reason(_ text: String) -> String? { dialect.unreplayableReason(recordedRequest: FramedMessage(bytes: Array(text.utf8))) }
+        #expect(reason("starttls\r\n")?.contains("STARTTLS") == true)
+        #expect(reason("AUTH SCRAM-SHA-256 biwsbj1h\r\n")?.contains("SCRAM-SHA-256") == true)
+        #expect(reason("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n") == nil)
+        #expect(reason("MAIL FROM:<a@b>\r\n") == nil)
+    }
+
     @Test func errorReplyIsOneSafeLine() throws {
         let message = FramedMessage(bytes: Array("RCPT TO:<x@y>\r\n".utf8))
         let reply = try #require(dialect.errorReply(to: message, reason: "no recorded RCPT\r\n250 fake é"))

@@ -26,6 +26,15 @@ public struct FTPDialect: ProtocolDialect {
         return MessageKey(kind: command.verb, content: masks.apply(content), exact: masks.apply(exact))
     }
 
+    /// `AUTH TLS` / `AUTH SSL`: the control channel turns into TLS.
+    public func unreplayableReason(recordedRequest: FramedMessage) -> String? {
+        let command = TextCommand(recordedRequest.bytes)
+        guard command.verb == "AUTH", let mechanism = command.words.first?.uppercased(), mechanism == "TLS" || mechanism == "SSL" || mechanism == "TLS-C" else {
+            return nil
+        }
+        return TextUnreplayable.startTLS("AUTH \(mechanism)")
+    }
+
     /// The address and port of a passive-mode reply (`227 Entering Passive Mode
     /// (127,0,0,1,195,80)`, `229 Entering Extended Passive Mode (|||50000|)`) become `*`.
     public func maskedReply(_ message: FramedMessage, masks: MaskSet) -> [UInt8] {

@@ -64,6 +64,17 @@ public struct IMAPDialect: ProtocolDialect {
         return MessageKey(kind: literalKind, content: MaskSet.latin1(Array(content(of: exact))), exact: exact)
     }
 
+    public func unreplayableReason(recordedRequest: FramedMessage) -> String? {
+        let bytes = recordedRequest.bytes
+        guard let command = IMAPCommand(bytes) else { return nil }
+        switch command.name {
+        case "STARTTLS": return TextUnreplayable.startTLS("STARTTLS")
+        case "AUTHENTICATE":
+            return TextUnreplayable.sasl(mechanism: MaskSet.latin1(IMAPCommand.astring(in: bytes, from: command.argumentsStart).value))
+        default: return nil
+        }
+    }
+
     /// Tags masked at the start of tagged lines, dates masked (INTERNALDATE, ENVELOPE, a
     /// greeting's clock).
     public func maskedReply(_ message: FramedMessage, masks: MaskSet) -> [UInt8] {

@@ -40,6 +40,15 @@ public struct POP3Dialect: ProtocolDialect {
         return MessageKey(kind: command.verb, content: masks.apply(content), exact: masks.apply(exact))
     }
 
+    public func unreplayableReason(recordedRequest: FramedMessage) -> String? {
+        let command = TextCommand(recordedRequest.bytes)
+        switch command.verb {
+        case "STLS": return TextUnreplayable.startTLS("STLS")
+        case "AUTH": return command.words.first.flatMap(TextUnreplayable.sasl(mechanism:))
+        default: return nil
+        }
+    }
+
     /// The APOP timestamp of a greeting (`+OK POP3 ready <1896.697170952@dbc.mtview.ca.us>`),
     /// different on every connection, becomes `<*>`.
     public func maskedReply(_ message: FramedMessage, masks: MaskSet) -> [UInt8] {

@@ -55,6 +55,15 @@ public struct SMTPDialect: ProtocolDialect {
         return MessageKey(kind: command.verb, content: masks.apply(content), exact: masks.apply(exact))
     }
 
+    public func unreplayableReason(recordedRequest: FramedMessage) -> String? {
+        let command = TextCommand(recordedRequest.bytes)
+        switch command.verb {
+        case "STARTTLS": return TextUnreplayable.startTLS("STARTTLS")
+        case "AUTH": return command.words.first.flatMap(TextUnreplayable.sasl(mechanism:))
+        default: return nil
+        }
+    }
+
     public func maskedReply(_ message: FramedMessage, masks: MaskSet) -> [UInt8] {
         masks.apply(SMTPReplyMask.apply(message.bytes))
     }
