@@ -1,0 +1,174 @@
+/// Cuts an SMTP connection into messages.
+///
+/// Client: each command line is a message (CRLF, bare LF accepted). After `DATA`, the framer
+/// holds the client's bytes until the server's reply to that `DATA` arrives (pipelining
+/// included: `MAIL`, `RCPT`, `RCPT`, `DATA` in one write are answered in order); if it is
+/// `354`, everything up to and including the terminating `.` line is one message, the body
+/// (`.\r\n` as its first line is an empty body); otherwise commands go on. A well-behaved
+/// client sends nothing between `DATA` and the `354`; bytes it sent early are cut at its next
+/// write (or at its FIN). `BDAT n [LAST]` is one message with its `n` chunk bytes.
+///
+/// Server: a reply is every line up to its last, the first whose 4th byte is not `-`
+/// (`250-a`, `250-b`, `250 c` are one message). A reply while nothing waits, or a first `220`,
+/// is the greeting. In an LMTP session (the client said `LHLO`) the server answers a message
+/// once per accepted recipient: all but the last of those replies say `completesReply` false,
+/// so they all pair with the body.
+public struct SMTPFramer: MessageFramer {
+    /// A client message waiting for its reply.
+    private enum Sent: Sendable, Equatable {
+        case command(String)
+        /// A DATA body or BDAT chunk; `last` for the body and `BDAT … LAST`.
+        case messageData(last: Bool)
+    }
+
+    private enum ClientMode: Sendable, Equatable {
+        case commands
+        /// `DATA` was sent; its reply decides whether a body follows.
+        case awaitingDataReply
+        case body
+        case chunk(remaining: Int)
+    }
+
+    private var client = TextStream()
+    private var server = TextStream()
+    private var mode = ClientMode.commands
+    /// The body or BDAT chunk collected so far.
+    private var clientMessage: [UInt8] = []
+    /// The reply lines collected so far.
+    private var reply: [UInt8] = []
+    /// Client messages sent and not yet answered, oldest first.
+    private var waiting = TextPendingQueue<Sent>()
+    private var greeted = false
+    private var lmtp = false
+    /// Recipients the server accepted in the current transaction (LMTP replies once per each).
+    private var acceptedRecipients = 0
+    /// LMTP: replies still due for the message data at the head of `waiting`.
+    private var dataRepliesDue: Int?
+
+    public init() {}
+
+    public var pendingClientBytes: Int { client.count + clientMessage.count }
+
+    public mutating func clientBytes(_ bytes: [UInt8]) -> [FramedMessage] {
+        client.append(bytes)
+        var messages: [FramedMessage] = []
+        loop: while true {
+            switch mode {
+            case .awaitingDataReply:
+                break loop
+            case .commands:
+                guard let line = client.nextLine() else { break loop }
+                let verb = LineSplitter.verb(line)
+                if verb == "BDAT", let size = Self.chunkSize(line) {
+                    clientMessage = line
+                    mode = .chunk(remaining: size)
+                    continue
+                }
+                messages.append(sent(line, as: .command(verb)))
+                if verb == "DATA" { mode = .awaitingDataReply }
+            case .body:
+                guard let line = client.nextLine() else { break loop }
+                clientMessage.append(contentsOf: line)
+                if LineSplitter.trimmingLineEnding(line).elementsEqual([UInt8(ascii: ".")]) {
+                    messages.append(sent(clientMessage, as: .messageData(last: true)))
+                    clientMessage = []
+                    mode = .commands
+                }
+            case .chunk(let remaining):
+                let part = client.take(upTo: remaining)
+                clientMessage.append(contentsOf: part)
+                guard part.count == remaining else {
+                    mode = .chunk(remaining: remaining - part.count)
+                    break loop
+                }
+                let last = TextCommand(clientMessage).words.dropFirst().contains { $0.uppercased() == "LAST" }
+                messages.append(sent(clientMessage, as: .messageData(last: last)))
+                clientMessage = []
+                mode = .commands
+            }
+        }
+        return messages
+    }
+
+    public mutating func serverBytes(_ bytes: [UInt8]) -> [FramedMessage] {
+        server.append(bytes)
+        var messages: [FramedMessage] = []
+        while let line = server.nextLine() {
+            reply.append(contentsOf: line)
+            guard !Self.continuesReply(line) else { continue }
+            let completes = answered(code: SMTPReplyCode(reply)?.value ?? 0)
+            messages.append(FramedMessage(bytes: reply, completesReply: completes))
+            reply = []
+        }
+        return messages
+    }
+
+    public mutating func clientFinished() -> [FramedMessage] {
+        let rest = clientMessage + client.takeAll()
+        clientMessage = []
+        mode = .commands
+        return rest.isEmpty ? [] : [FramedMessage(bytes: rest)]
+    }
+
+    public mutating func serverFinished() -> [FramedMessage] {
+        let rest = reply + server.takeAll()
+        reply = []
+        return rest.isEmpty ? [] : [FramedMessage(bytes: rest, completesReply: true)]
+    }
+
+    private mutating func sent(_ bytes: [UInt8], as kind: Sent) -> FramedMessage {
+        waiting.push(kind)
+        return FramedMessage(bytes: bytes, expectsReply: true)
+    }
+
+    /// A complete reply arrived: the greeting, or the answer to the oldest waiting message.
+    /// Returns whether it completes that message's reply.
+    private mutating func answered(code: Int) -> Bool {
+        // The greeting, or unsolicited: nothing waits. A `220` before any other reply is the
+        // greeting even when the client already spoke (an early talker's EHLO waits behind it).
+        let greeting = !greeted && code == 220
+        greeted = true
+        guard !greeting, let oldest = waiting.first else { return true }
+        switch oldest {
+        case .command(let verb):
+            _ = waiting.pop()
+            switch verb {
+            case "LHLO": lmtp = true
+            case "EHLO", "HELO": lmtp = false; acceptedRecipients = 0
+            case "MAIL", "RSET": acceptedRecipients = 0
+            case "RCPT": if (200..<300).contains(code) { acceptedRecipients += 1 }
+            case "DATA": if mode == .awaitingDataReply { mode = code == 354 ? .body : .commands }
+            default: break
+            }
+            return true
+        case .messageData(let last):
+            if lmtp, last {
+                let due = dataRepliesDue ?? max(acceptedRecipients, 1)
+                guard due <= 1 else {
+                    dataRepliesDue = due - 1
+                    return false
+                }
+            }
+            _ = waiting.pop()
+            dataRepliesDue = nil
+            if last { acceptedRecipients = 0 }
+            return true
+        }
+    }
+
+    /// A reply line continues when its 4th byte is `-` (`250-PIPELINING`); anything else,
+    /// garbage included, ends the reply, so a broken server cannot hold a reply open forever.
+    static func continuesReply(_ line: [UInt8]) -> Bool {
+        line.count >= 4 && line[3] == UInt8(ascii: "-")
+    }
+
+    /// The chunk size of a `BDAT n [LAST]` line; `nil` when `n` is not a number (then the line
+    /// is an ordinary command the server will reject).
+    static func chunkSize(_ line: [UInt8]) -> Int? {
+        let words = TextCommand(line).words
+        guard let first = words.first, !first.isEmpty, first.count <= 15, first.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            return nil
+        }
+        return Int(first)
+    }
+}
