@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -14,43 +15,79 @@ import Darwin
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
-        abstract: "Serve recorded sessions to clients, with the server's original timing.",
+        abstract: "Serve recorded sessions to clients, answering each by what it sends, with the server's original timing.",
         discussion: """
-        Each accepted connection is served the next recorded session, in recorded order. \
-        Before a server chunk that followed client data in the recording, replay waits until the \
-        client has sent at least as many bytes as the recorded client had; the recorded delay is \
-        then counted from that moment. Chunk boundaries, the server's FIN or RST, a failed \
-        upstream connect and a server that went silent are reproduced. Several connections are \
-        served at once. Prints "listening on HOST:PORT" to stderr when ready; SIGINT or SIGTERM \
-        stops it (exit 0).
+        Each client message is framed by the session's protocol (SMTP, POP3, IMAP, FTP, HTTP/1.x, \
+        Redis, DNS over TCP, PostgreSQL, unknown text lines or binary), compared with the recorded \
+        client's message at the same step, and answered with the reply recorded there, after the \
+        recorded think time counted from this client's own message. Several sessions (from one or \
+        several cassettes) form one set of conversations: each connection follows the one that fits \
+        what it sends (the recipient, the path, the key, the DNS question), ties going to the \
+        session served least often. Volatile parts (EHLO names, dates, message ids, DNS ids) are \
+        masked; a DNS reply carries the live query's id, an IMAP reply the live tag.
 
-        A client that reads slowly gets the session at its own pace, as from the real server: \
-        about 256 KiB at most waits in replayd per connection, and after a stall the remaining \
-        chunks keep their recorded delays instead of coming as one burst.
+        --match similar (default): the same kind of message at each step (verb, method and path, \
+        command, question), content and bytes choose among sessions. exact: every message must equal \
+        a recorded one after masks. bytes: the foundation's behaviour (answer once the client has sent \
+        as many bytes as the recorded one; sessions in accept order). none: ignore the client.
 
-        --hold 0 (the default) keeps a connection whose server went silent open until the \
-        client closes it.
+        A message nothing recorded fits is logged with what the nearest recording had and the first \
+        differing column, then handled by --on-mismatch: error (the protocol's own error reply, e.g. \
+        SMTP 502 5.5.1), close, reset, hold or continue (send the recorded reply anyway). \
+        Housekeeping commands not recorded (SMTP RSET and NOOP, POP3/IMAP NOOP, Redis PING) get the \
+        protocol's plain reply. A client that skips recorded steps continues at the later step that fits.
+
+        Chunk boundaries, the server's FIN or RST, a failed upstream connect and a server that went \
+        silent are reproduced. A slow reader gets the session at its own pace (about 256 KiB waits in \
+        replayd per connection). Prints "listening on HOST:PORT" to stderr when ready; SIGINT or \
+        SIGTERM stops it (exit 0) with a summary line. See docs/replay.md.
 
         EXAMPLES:
-          replayd replay smtp.cassette --listen 2525
-          replayd replay smtp.cassette --listen 0.0.0.0:2525 --loop --speed 2
-          replayd replay api.cassette --listen 127.0.0.1:0 --no-delay --hold 5 --quiet
+          replayd replay fixtures/smtp-rcpt-450.cassette --listen 2525
+          replayd replay valid.cassette unknown.cassette relay.cassette --listen 2525 --report run.json
+          replayd replay dns.cassette --listen 5353 --proto dns --on-mismatch close
+          replayd replay smtp.cassette --listen 2525 --session 2 --match exact
+          replayd replay api.cassette --listen 127.0.0.1:0 --match bytes --no-delay --hold 5 --quiet
         """
     )
 
-    @Argument(help: "The cassette to replay.")
-    var cassette: String
+    @Argument(help: "The cassettes to replay: their sessions form one set of conversations.")
+    var cassettes: [String]
 
     @Option(help: ArgumentHelp("Where to listen: [HOST:]PORT (host defaults to 127.0.0.1; port 0 picks a free one).", valueName: "[HOST:]PORT"))
     var listen: String
 
-    @Flag(help: "After the last session, start again from the first.")
+    @Option(help: ArgumentHelp("How client messages are compared with the recording: similar, exact, bytes or none.", valueName: "MODE"))
+    var match: String = MatchMode.similar.rawValue
+
+    @Option(help: ArgumentHelp("When nothing recorded fits: error, close, reset, hold or continue.", valueName: "POLICY"))
+    var onMismatch: String = MismatchPolicy.error.rawValue
+
+    @Option(help: ArgumentHelp("A regular expression whose matches are ignored when comparing messages (repeatable).", valueName: "REGEX"))
+    var mask: [String] = []
+
+    @Option(help: ArgumentHelp("Frame every session as this protocol: \(WireProtocol.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "PROTO"))
+    var proto: String?
+
+    @Option(help: ArgumentHelp("Serve only this session: N, or FILE:N with several cassettes.", valueName: "N|FILE:N"))
+    var session: String?
+
+    @Option(help: ArgumentHelp("Serve only the sessions recorded against this server address.", valueName: "HOST:PORT"))
+    var server: String?
+
+    @Flag(help: "Serve the sessions in accept order, one per connection (still answering by messages).")
+    var inOrder = false
+
+    @Option(help: ArgumentHelp("Write a JSON report at exit: per connection the session followed and each step.", valueName: "FILE"))
+    var report: String?
+
+    @Flag(help: "In accept-order modes (--in-order, --match bytes or none): after the last session, start again from the first.")
     var loop = false
 
     @Option(help: ArgumentHelp("Divide every recorded delay by FACTOR (2 = twice as fast).", valueName: "FACTOR"))
     var speed: Double = 1
 
-    @Flag(help: "Send each chunk as soon as the client has sent what it waits for.")
+    @Flag(help: "Send each reply as soon as the client's message has arrived.")
     var noDelay = false
 
     @Option(help: ArgumentHelp("Close a connection SECONDS after the recording is exhausted and the server silent (or after its FIN); 0 = wait for the client.", valueName: "SECONDS"))
@@ -63,29 +100,76 @@ struct ReplayCommand: AsyncParsableCommand {
         guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be a number greater than 0, got \(speed)") }
         guard hold >= 0, hold.isFinite else { throw ValidationError("--hold must be 0 or more seconds, got \(hold)") }
         _ = try Self.parseListen(listen)
+        guard MatchMode(rawValue: match) != nil else {
+            throw ValidationError("--match must be one of \(MatchMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(match)")
+        }
+        guard MismatchPolicy(rawValue: onMismatch) != nil else {
+            throw ValidationError("--on-mismatch must be one of \(MismatchPolicy.allCases.map(\.rawValue).joined(separator: ", ")), got \(onMismatch)")
+        }
+        if let proto, WireProtocol(rawValue: proto) == nil {
+            throw ValidationError("--proto must be one of \(WireProtocol.allCases.map(\.rawValue).joined(separator: ", ")), got \(proto)")
+        }
+        if let session { _ = try SessionSelector(parsing: session, cassettes: cassettes) }
+        if let server { _ = try HostPort(parsing: server, defaultHost: "127.0.0.1") }
+        _ = try maskSet([])
     }
 
     func run() async throws {
         let endpoint = try Self.parseListen(listen)
         let logger = bootstrapLogging(label: "replayd.replay", quiet: quiet)
+        let matchMode = MatchMode(rawValue: match) ?? .similar
+        let policy = MismatchPolicy(rawValue: onMismatch) ?? .error
+        let forced = proto.flatMap(WireProtocol.init(rawValue:))
 
-        let cassetteFile: Cassette
-        do {
-            cassetteFile = try Cassette.load(path: cassette)
-        } catch {
-            throw failure(error)
+        var loaded: [(file: String, cassette: Cassette)] = []
+        for path in cassettes {
+            do {
+                let cassette = try Cassette.load(path: path)
+                for warning in cassette.warnings { logger.warning("\(path): \(warning)") }
+                loaded.append((path, cassette))
+            } catch {
+                throw failure(error)
+            }
         }
-        for warning in cassetteFile.warnings { logger.warning("\(cassette): \(warning)") }
-        guard !cassetteFile.sessions.isEmpty else {
-            throw failure(CommandError("\(cassette): the cassette holds no sessions; there is nothing to replay"))
+        var chosen: [(ref: SessionRef, session: Session)] = []
+        for (file, cassette) in loaded {
+            for session in cassette.sessions { chosen.append((SessionRef(file: file, session: session.id), session)) }
+        }
+        if let session {
+            let selector = try SessionSelector(parsing: session, cassettes: cassettes)
+            chosen = chosen.filter { selector.matches($0.ref) }
+            guard !chosen.isEmpty else {
+                throw failure(CommandError("--session \(session): no such session in \(cassettes.joined(separator: ", "))"))
+            }
+        }
+        if let server {
+            let wanted = try HostPort(parsing: server, defaultHost: "127.0.0.1")
+            chosen = chosen.filter { (try? HostPort(parsing: $0.session.open.server, defaultHost: "127.0.0.1")) == wanted }
+            guard !chosen.isEmpty else {
+                throw failure(CommandError("--server \(server): no session was recorded against that server"))
+            }
+        }
+        guard !chosen.isEmpty else {
+            throw failure(CommandError("\(cassettes.joined(separator: ", ")): no sessions; there is nothing to replay"))
         }
 
         let options = ReplayOptions(speed: speed, noDelay: noDelay,
                                     hold: hold > 0 ? Int64((hold * 1e9).rounded()) : nil, loop: loop)
-        let dispenser = SessionDispenser(sessions: cassetteFile.sessions, loop: loop)
-        let server: ReplayServer
+        let source: ReplaySource
+        switch matchMode {
+        case .similar, .exact:
+            let masks = try maskSet([])
+            let grouped = Dictionary(grouping: chosen, by: \.ref.file)
+            let set = ConversationSet(cassettes: cassettes.compactMap { file in grouped[file].map { (file, $0.map(\.session)) } },
+                                      masks: masks, proto: forced)
+            source = ReplaySource(set: set, match: matchMode, onMismatch: policy, inOrder: inOrder, options: options)
+        case .bytes, .none:
+            source = ReplaySource(sessions: chosen, match: matchMode, options: options)
+        }
+
+        let replayServer: ReplayServer
         do {
-            server = try await ReplayServer.start(host: endpoint.host, port: endpoint.port, dispenser: dispenser, options: options, logger: logger)
+            replayServer = try await ReplayServer.start(host: endpoint.host, port: endpoint.port, source: source, logger: logger)
         } catch {
             throw failure(CommandError("cannot listen on \(listen): \(error)"))
         }
@@ -94,14 +178,33 @@ struct ReplayCommand: AsyncParsableCommand {
         let signals = SignalWaiter(signals: [SIGINT, SIGTERM])
         let stopper = Task {
             _ = await signals.next()
-            server.stopNow()
+            replayServer.stopNow()
         }
 
-        printToStandardError("listening on \(server.listeningDescription)")
-        logger.info("replaying \(cassetteFile.sessions.count) session\(cassetteFile.sessions.count == 1 ? "" : "s") from \(cassette)\(loop ? " in a loop" : "")")
-        try? await server.closeFuture.get()
+        printToStandardError("listening on \(replayServer.listeningDescription)")
+        let count = source.sessionCount
+        logger.info("replaying \(count) session\(count == 1 ? "" : "s") from \(cassettes.joined(separator: ", ")), --match \(matchMode.rawValue)\(loop ? " in a loop" : "")")
+        try? await replayServer.closeFuture.get()
         stopper.cancel()
-        logger.info("stopped")
+        let unused = source.unused
+        logger.info("stopped: \(source.reports.summary(unused: unused))")
+        if let report {
+            do {
+                let data = try source.reports.json(unused: unused)
+                try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: report), options: .atomic)
+            } catch {
+                throw failure(CommandError("\(report): cannot write the report: \(error)"))
+            }
+        }
+    }
+
+    /// The user's masks and the cassettes' own.
+    func maskSet(_ fromCassettes: [String]) throws -> MaskSet {
+        do {
+            return try MaskSet(patterns: mask + fromCassettes)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     /// `[HOST:]PORT`, `[v6]:PORT` too; the host defaults to 127.0.0.1.

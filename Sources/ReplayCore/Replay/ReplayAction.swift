@@ -19,4 +19,23 @@ public enum ReplayAction: Sendable, Equatable {
     case hold(until: Int64?)
     /// The recording lost server bytes that cannot be replayed (asked for once per connection).
     case warnGapSkipped(bytes: Int)
+    /// Something for the connection's log (a mismatch explained, a synthesized reply, an echo).
+    case note(ReplayNote)
+}
+
+/// One log line a replayed connection asks for.
+public struct ReplayNote: Sendable, Equatable {
+    public enum Level: Sendable, Equatable {
+        case debug
+        case info
+        case warning
+    }
+
+    public var level: Level
+    public var message: String
+
+    public init(_ level: Level, _ message: String) {
+        self.level = level
+        self.message = message
+    }
 }

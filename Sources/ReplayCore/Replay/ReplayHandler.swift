@@ -7,8 +7,8 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// Runs one `ReplayMachine` on one accepted connection: it feeds the machine what the client
-/// does and the time, and carries out the actions it returns. It decides nothing itself.
+/// Runs one `ConnectionReplayer` on one accepted connection: it feeds it what the client does
+/// and the time, and carries out the actions it returns. It decides nothing itself.
 ///
 /// Backpressure: the channel's writability (set by its write-buffer water marks) is fed to the
 /// machine, which hands out one chunk per call and nothing while the channel is not writable,
@@ -19,8 +19,9 @@ final class ReplayHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private var machine: ReplayMachine
+    private var machine: ConnectionReplayer
     private var logger: Logger
+    private let reports: ReplayReportLog?
     private let queuedOutput: ReplayOutputGauge
     private var context: ChannelHandlerContext?
     private var wakeup: Scheduled<Void>?
@@ -33,11 +34,20 @@ final class ReplayHandler: ChannelInboundHandler {
     private var performing = false
     private var started = false
     private var reported = false
+    private var clientName: String?
 
     init(plan: ReplayPlan, options: ReplayOptions, queuedOutput: ReplayOutputGauge, logger: Logger) {
-        self.machine = ReplayMachine(plan: plan, options: options, writesMayBlock: true)
+        self.machine = ConnectionReplayer(plan: plan, options: options, connection: 0, session: nil, writesMayBlock: true)
         self.queuedOutput = queuedOutput
         self.logger = logger
+        self.reports = nil
+    }
+
+    init(replayer: ConnectionReplayer, queuedOutput: ReplayOutputGauge, reports: ReplayReportLog?, logger: Logger) {
+        self.machine = replayer
+        self.queuedOutput = queuedOutput
+        self.logger = logger
+        self.reports = reports
     }
 
     private static func now() -> Int64 { Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds) }
@@ -60,14 +70,18 @@ final class ReplayHandler: ChannelInboundHandler {
     private func start(_ context: ChannelHandlerContext) {
         guard !started else { return }
         started = true
-        if let remote = context.channel.remoteAddress { logger[metadataKey: "client"] = "\(remote.cassetteName)" }
-        logger.debug("replaying session \(machine.plan.sessionID): \(machine.plan.steps.count) server steps")
+        if let remote = context.channel.remoteAddress {
+            clientName = remote.cassetteName
+            logger[metadataKey: "client"] = "\(remote.cassetteName)"
+        }
         perform(machine.connected(at: Self.now()))
+        if let followed = machine.followed { logger.debug("connection opened, following session \(followed)") }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        perform(machine.clientSent(byteCount: buffer.readableBytes, at: Self.now()))
+        let bytes = machine.readsClientBytes ? Array(buffer.readableBytesView) : nil
+        perform(machine.clientData(bytes, count: buffer.readableBytes, at: Self.now()))
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -161,6 +175,14 @@ final class ReplayHandler: ChannelInboundHandler {
             } else {
                 logger.debug("recording exhausted, server silent: holding the connection until the client closes")
             }
+        case .note(let note):
+            var noteLogger = logger
+            if let followed = machine.followed { noteLogger[metadataKey: "session"] = "\(followed)" }
+            switch note.level {
+            case .debug: noteLogger.debug("\(note.message)")
+            case .info: noteLogger.info("\(note.message)")
+            case .warning: noteLogger.warning("\(note.message)")
+            }
         case .warnGapSkipped(let bytes):
             logger.warning("the recording lost \(bytes) server bytes here (a capture gap); they cannot be replayed and are skipped")
         }
@@ -181,16 +203,29 @@ final class ReplayHandler: ChannelInboundHandler {
         wakeup = nil
     }
 
-    /// The one summary line per connection.
+    /// The one summary line per connection, and its entry in the report.
     private func report() {
         guard !reported else { return }
         reported = true
-        let plan = machine.plan
-        var line = "session \(plan.sessionID): sent \(machine.bytesSent) of \(plan.recordedServerBytes) server bytes"
-        line += ", received \(machine.bytesReceived) client bytes (recorded \(plan.recordedClientBytes))"
-        if machine.bytesSkipped > 0 { line += ", skipped \(machine.bytesSkipped) lost bytes" }
-        line += "; \(machine.outcome?.description ?? "connection lost")"
+        let entry = machine.finishReport(client: clientName)
+        reports?.add(entry)
+        let plan = machine.machine.plan
+        var line: String
+        if machine.readsClientBytes {
+            line = "connection \(entry.connection)"
+            if let followed = entry.followed { line += " followed session \(followed)" }
+            let matched = entry.steps.filter { $0.result == .matched }.count
+            line += ": \(entry.steps.count) client message\(entry.steps.count == 1 ? "" : "s"), \(matched) matched"
+            let synthesized = entry.steps.filter { $0.result == .synthesized }.count
+            if synthesized > 0 { line += ", \(synthesized) synthesized" }
+            if entry.mismatches > 0 { line += ", \(entry.mismatches) mismatched" }
+            line += "; sent \(machine.machine.bytesSent) server bytes, received \(machine.machine.bytesReceived) client bytes"
+        } else {
+            line = "session \(plan.sessionID): sent \(machine.machine.bytesSent) of \(plan.recordedServerBytes) server bytes"
+            line += ", received \(machine.machine.bytesReceived) client bytes (recorded \(plan.recordedClientBytes))"
+        }
+        if machine.machine.bytesSkipped > 0 { line += ", skipped \(machine.machine.bytesSkipped) lost bytes" }
+        line += "; \(entry.outcome ?? "connection lost")"
         logger.info("\(line)")
     }
-
 }

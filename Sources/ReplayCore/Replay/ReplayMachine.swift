@@ -23,6 +23,12 @@
 /// a download shape the recorded server never produced. A short block that ends before the next
 /// step is due changes nothing. Timer lateness is not a stall: it is never carried over.
 ///
+/// Open-ended plans: replay by messages does not know the plan ahead. `init(openEndedSession:)`
+/// starts with no steps; the conversation cursor `append`s the steps of each recorded exchange
+/// as the live client's message that it answers arrives, with the live message count as the
+/// progress they wait for (`clientProgressed(to:at:)`), and says `complete` once the recorded
+/// conversation has nothing more. Until then, running out of steps means waiting for the client.
+///
 /// Times are monotonic nanoseconds chosen by the caller; the machine never reads a clock.
 public struct ReplayMachine: Sendable {
     private enum State: Sendable, Equatable {
@@ -36,8 +42,16 @@ public struct ReplayMachine: Sendable {
         case finished
     }
 
-    public let plan: ReplayPlan
+    public private(set) var plan: ReplayPlan
     public let options: ReplayOptions
+    /// Whether steps wait for client bytes (a compiled plan) or for a progress count the
+    /// caller reports (an open-ended plan fed by the conversation cursor).
+    public let progressByBytes: Bool
+    /// Whether every step of the plan is known: only then does running out of steps mean
+    /// the server is silent (hold) rather than waiting for the client's next message.
+    public private(set) var planIsComplete: Bool
+    /// The client progress reached, in the plan's unit (bytes, or messages).
+    private var progress = 0
     /// Whether each call hands out at most one chunk (see `init(plan:options:writesMayBlock:)`).
     public let writesMayBlock: Bool
     private var state: State = .idle
@@ -77,6 +91,18 @@ public struct ReplayMachine: Sendable {
         self.options = options
         self.writesMayBlock = writesMayBlock
         self.reachedAt = Array(repeating: 0, count: plan.steps.count)
+        self.progressByBytes = true
+        self.planIsComplete = true
+    }
+
+    /// A machine whose steps come later, through `append(_:at:)`.
+    public init(openEndedSession sessionID: Int, options: ReplayOptions = ReplayOptions(), writesMayBlock: Bool = false) {
+        self.plan = ReplayPlan(sessionID: sessionID, steps: [], ending: .silent, recordedClientBytes: 0, recordedServerBytes: 0)
+        self.options = options
+        self.writesMayBlock = writesMayBlock
+        self.reachedAt = []
+        self.progressByBytes = false
+        self.planIsComplete = false
     }
 
     public init(session: Session, options: ReplayOptions = ReplayOptions(), writesMayBlock: Bool = false) {
@@ -98,9 +124,55 @@ public struct ReplayMachine: Sendable {
     /// The client sent `byteCount` more bytes.
     public mutating func clientSent(byteCount: Int, at now: Int64) -> [ReplayAction] {
         bytesReceived += max(0, byteCount)
+        guard progressByBytes else { return [] }
+        progress = bytesReceived
         guard state == .running else { return [] }
         markReached(at: now)
         return advance(now)
+    }
+
+    /// Open-ended plans: the client's progress (messages answered so far) reached `value`.
+    public mutating func clientProgressed(to value: Int, at now: Int64) -> [ReplayAction] {
+        guard !progressByBytes, value > progress else { return [] }
+        progress = value
+        guard state == .running else { return [] }
+        markReached(at: now)
+        return advance(now)
+    }
+
+    /// Open-ended plans: more steps, each waiting for the progress in its `clientBytes`
+    /// (messages, here). Steps appended while the machine holds a silent connection wake it.
+    public mutating func append(_ steps: [ReplayPlan.Step], at now: Int64) -> [ReplayAction] {
+        guard !steps.isEmpty else { return [] }
+        plan.steps += steps
+        reachedAt += Array(repeating: 0, count: steps.count)
+        var actions: [ReplayAction] = []
+        if case .holding = state {
+            state = .running
+            if wakeup != nil {
+                wakeup = nil
+                actions.append(.cancelWakeup)
+            }
+        }
+        guard state == .running else { return actions }
+        markReached(at: now)
+        return actions + advance(now)
+    }
+
+    /// Open-ended plans: no step follows those appended so far; once they are done the server
+    /// is silent (hold), as a compiled plan's end is.
+    public mutating func complete(at now: Int64) -> [ReplayAction] {
+        guard !planIsComplete else { return [] }
+        planIsComplete = true
+        guard state == .running else { return [] }
+        return advance(now)
+    }
+
+    /// Ends the connection now, for a reason of the caller's (a mismatch policy), with `action`
+    /// (`.close` or `.reset`) after what was already handed out.
+    public mutating func end(_ outcome: ReplayOutcome, with action: ReplayAction) -> [ReplayAction] {
+        guard state != .finished else { return [] }
+        return finish(outcome, with: [action])
     }
 
     /// The client half-closed its side (FIN).
@@ -189,7 +261,7 @@ public struct ReplayMachine: Sendable {
 
     /// Records `now` as the time the client reached the byte count of every step it now covers.
     private mutating func markReached(at now: Int64) {
-        while reachedCount < plan.steps.count, plan.steps[reachedCount].clientBytes <= bytesReceived {
+        while reachedCount < plan.steps.count, plan.steps[reachedCount].clientBytes <= progress {
             reachedAt[reachedCount] = now
             reachedCount += 1
         }
@@ -235,6 +307,8 @@ public struct ReplayMachine: Sendable {
         if outputIsBlocked { return actions }
         if state == .running, next == plan.steps.count {
             if writesMayBlock, sent { return actions + wakeUpAtOnce(now) }
+            // An open-ended plan waits for the client's next message, or for `complete`.
+            if !planIsComplete { return actions }
             if clientClosedAt != nil { return actions + finish(.clientClosedWhileSilent, with: [.close]) }
             let until = options.hold.map { now + $0 }
             state = .holding(until: until)

@@ -18,6 +18,8 @@ public enum ReplayOutcome: Sendable, Equatable, CustomStringConvertible {
     case clientReset(stepsDone: Int, steps: Int)
     /// The server was shutting down.
     case stopped
+    /// A client message fitted nothing recorded and `--on-mismatch` said to close or reset.
+    case endedOnMismatch(MismatchPolicy)
 
     public var description: String {
         switch self {
@@ -31,6 +33,7 @@ public enum ReplayOutcome: Sendable, Equatable, CustomStringConvertible {
             return "client closed while the recording still expected \(missing) more client byte\(missing == 1 ? "" : "s")"
         case .clientReset(let done, let steps): return "client reset or lost the connection after \(done) of \(steps) server steps"
         case .stopped: return "server stopped"
+        case .endedOnMismatch(let policy): return "\(policy == .reset ? "reset" : "closed") after a mismatch (--on-mismatch \(policy.rawValue))"
         }
     }
 }

@@ -127,3 +127,22 @@ public struct ReplayPlan: Sendable, Equatable {
                   recordedClientBytes: session.bytes(.clientToServer).count, recordedServerBytes: serverBytes)
     }
 }
+
+extension ReplayPlan {
+    /// The plan of `--match none`: every step waits for nothing the client does, only for its
+    /// recorded delay after the server's previous step (the first one after the open), as a
+    /// blind script plays.
+    public func ignoringClient() -> ReplayPlan {
+        var result = self
+        var previous: Int64 = 0
+        result.steps = steps.map { step in
+            var blind = step
+            blind.clientBytes = 0
+            blind.afterClientClose = false
+            blind.delay = max(0, step.offset - previous)
+            previous = max(previous, step.offset)
+            return blind
+        }
+        return result
+    }
+}

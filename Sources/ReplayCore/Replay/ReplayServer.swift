@@ -2,7 +2,8 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// A TCP server that answers each accepted connection with the next recorded session.
+/// A TCP server that answers each accepted connection from recorded sessions: by what the
+/// client sends (`ReplaySource`), or the next session in accept order (`SessionDispenser`).
 public final class ReplayServer: Sendable {
     /// The address actually bound (with the real port when port 0 was asked for).
     public let localAddress: SocketAddress
@@ -22,7 +23,8 @@ public final class ReplayServer: Sendable {
         self.queuedOutput = queuedOutput
     }
 
-    /// Binds `host:port` and starts serving `dispenser`'s sessions.
+    /// Binds `host:port` and starts serving `dispenser`'s sessions in accept order, each
+    /// answered by client byte counts (the foundation's replay, `--match bytes`).
     public static func start(
         host: String,
         port: Int,
@@ -30,6 +32,52 @@ public final class ReplayServer: Sendable {
         options: ReplayOptions,
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> ReplayServer {
+        try await start(host: host, port: port, logger: logger, group: group) { channel, queuedOutput, connectionLogger in
+            switch dispenser.next() {
+            case .session(let connection, let plan):
+                connectionLogger[metadataKey: "connection"] = "\(connection)"
+                connectionLogger[metadataKey: "session"] = "\(plan.sessionID)"
+                return ReplayHandler(plan: plan, options: options, queuedOutput: queuedOutput, logger: connectionLogger)
+            case .exhausted(let connection, let sessions):
+                connectionLogger[metadataKey: "connection"] = "\(connection)"
+                return exhausted(sessions: sessions, logger: connectionLogger)
+            }
+        }
+    }
+
+    /// Binds `host:port` and serves what `source` decides for each connection.
+    public static func start(
+        host: String,
+        port: Int,
+        source: ReplaySource,
+        logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> ReplayServer {
+        try await start(host: host, port: port, logger: logger, group: group) { channel, queuedOutput, connectionLogger in
+            switch source.next(writesMayBlock: true) {
+            case .replay(let replayer, let connection):
+                connectionLogger[metadataKey: "connection"] = "\(connection)"
+                return ReplayHandler(replayer: replayer, queuedOutput: queuedOutput, reports: source.reports, logger: connectionLogger)
+            case .exhausted(let connection, let sessions):
+                connectionLogger[metadataKey: "connection"] = "\(connection)"
+                return exhausted(sessions: sessions, logger: connectionLogger)
+            }
+        }
+    }
+
+    private static func exhausted(sessions: Int, logger: Logger) -> any ChannelHandler {
+        logger.warning(
+            "no session left for this connection: all \(sessions) recorded session\(sessions == 1 ? " was" : "s were") served; closing it (use --loop to start again from session 1)")
+        return CloseOnActiveHandler()
+    }
+
+    private static func start(
+        host: String,
+        port: Int,
+        logger: Logger,
+        group: any EventLoopGroup,
+        makeHandler: @escaping @Sendable (any Channel, ReplayOutputGauge, inout Logger) -> any ChannelHandler
     ) async throws -> ReplayServer {
         let queuedOutput = ReplayOutputGauge()
         let bootstrap = ServerBootstrap(group: group)
@@ -44,21 +92,9 @@ public final class ReplayServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     var connectionLogger = logger
-                    switch dispenser.next() {
-                    case .session(let connection, let plan):
-                        connectionLogger[metadataKey: "connection"] = "\(connection)"
-                        connectionLogger[metadataKey: "session"] = "\(plan.sessionID)"
-                        try channel.pipeline.syncOperations.addHandler(
-                            ReplayHandler(plan: plan, options: options, queuedOutput: queuedOutput, logger: connectionLogger))
-                    case .exhausted(let connection, let sessions):
-                        connectionLogger[metadataKey: "connection"] = "\(connection)"
-                        if let remote = channel.remoteAddress {
-                            connectionLogger[metadataKey: "client"] = "\(remote.cassetteName)"
-                        }
-                        connectionLogger.warning(
-                            "no session left for this connection: all \(sessions) recorded session\(sessions == 1 ? " was" : "s were") served; closing it (use --loop to start again from session 1)")
-                        try channel.pipeline.syncOperations.addHandler(CloseOnActiveHandler())
-                    }
+                    if let remote = channel.remoteAddress { connectionLogger[metadataKey: "client"] = "\(remote.cassetteName)" }
+                    let handler = makeHandler(channel, queuedOutput, &connectionLogger)
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()

@@ -1,0 +1,208 @@
+/// Where one live connection is in the recorded conversations: it narrows the candidates with
+/// each client message and says which recorded exchange answers it, or why none does.
+///
+/// Rules (docs/replay.md has them for users):
+/// - A message must be of a kind a candidate recorded at this point; `similar` then prefers the
+///   candidates whose message had the same content, then the same exact bytes (each level a key
+///   lookup); `exact` takes only exact ones.
+/// - Ties go to the conversation followed least often so far, then to the earliest recorded.
+/// - Candidates stay only while the replies already sent equal theirs after masks (they share
+///   the tree node), so a reply is never spliced from a conversation that differs.
+/// - A message that fits nothing here but fits a later step of the conversation being followed
+///   skips ahead to it (a client that sends QUIT after a refusal where DATA was recorded).
+/// - Otherwise a housekeeping command gets the protocol's plain reply, anything else is a
+///   `Mismatch`.
+public struct ConversationCursor: Sendable {
+    /// A recorded exchange chosen to answer a message.
+    public struct Choice: Sendable, Equatable {
+        /// The conversation followed (an index into `ConversationSet.conversations`).
+        public var conversation: Int
+        /// The exchange of that conversation that answers.
+        public var exchange: Int
+        public var level: MatchLevel
+        /// Recorded client messages the live client skipped to get here.
+        public var skipped: Int
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case matched(Choice)
+        /// Not recorded, but a housekeeping command: answer with these bytes.
+        case synthesized([UInt8])
+        case mismatch(Mismatch)
+        /// The client's FIN, where no recording had one: nothing to answer.
+        case nothingRecorded
+    }
+
+    public let set: ConversationSet
+    public let mode: MatchMode
+    public let connection: Int
+    /// When set, only this conversation is followed (`--session`, `--in-order`).
+    public let only: Int?
+    public private(set) var node = ConversationIndex.root
+    /// The conversation followed now.
+    public private(set) var lead: Int?
+    /// Index of the next exchange of `lead` (how many exchanges were done).
+    public private(set) var nextExchange = 0
+    /// Client messages received so far.
+    public private(set) var messages = 0
+
+    public init(set: ConversationSet, mode: MatchMode = .similar, connection: Int, only: Int? = nil) {
+        self.set = set
+        self.mode = mode
+        self.connection = connection
+        self.only = only
+    }
+
+    /// The connection opened: the opening exchange to play, if any conversation is left.
+    public mutating func open() -> Choice? {
+        if let only {
+            guard set.conversations.indices.contains(only) else { return nil }
+            return take(Choice(conversation: only, exchange: 0, level: .exact, skipped: 0), node: nil)
+        }
+        guard let (choice, edge) = choose(at: ConversationIndex.root, key: RecordedExchange.openingKey, live: [], skippedTo: 0) else {
+            return nil
+        }
+        return take(choice, node: set.index.edges[edge].child)
+    }
+
+    /// A complete client message (or, with `message` nil, the client's FIN) arrived.
+    public mutating func receive(_ message: FramedMessage?, key: MessageKey, dialect: any ProtocolDialect) -> Outcome {
+        let isFIN = message == nil
+        if !isFIN { messages += 1 }
+        let live = message?.bytes ?? []
+        if let only { return receiveFollowing(only, message: message, key: key, dialect: dialect) }
+        if let (choice, edge) = choose(at: node, key: key, live: live, skippedTo: nextExchange) {
+            return .matched(take(choice, node: set.index.edges[edge].child))
+        }
+        // A later step of the conversation followed, if the client skipped some.
+        if let lead {
+            let exchanges = set.conversations[lead].exchanges
+            var index = nextExchange + 1
+            while index < exchanges.count, index <= nextExchange + Self.skipLimit {
+                if exchanges[index].key.kind == key.kind {
+                    let before = set.index.node(before: index, of: lead)
+                    if let (choice, edge) = choose(at: before, key: key, live: live, skippedTo: index) {
+                        return .matched(take(choice, node: set.index.edges[edge].child))
+                    }
+                }
+                index += 1
+            }
+        }
+        if isFIN { return .nothingRecorded }
+        if let message, let reply = dialect.housekeepingReply(to: message, key: key) { return .synthesized(reply) }
+        return .mismatch(mismatch(for: live, key: key))
+    }
+
+    /// How far ahead a skipping client is looked for.
+    static let skipLimit = 64
+
+    /// The next exchange of the conversation followed, for `--on-mismatch continue`: as if the
+    /// message had matched it.
+    public mutating func forceNext() -> Choice? {
+        guard let lead, nextExchange < set.conversations[lead].exchanges.count else { return nil }
+        let choice = Choice(conversation: lead, exchange: nextExchange, level: .kind, skipped: 0)
+        return take(choice, node: only == nil ? set.index.paths[lead][nextExchange] : nil)
+    }
+
+    /// Whether the conversation followed has no exchange left (its server side is over or silent).
+    public var isAtEnd: Bool {
+        guard let lead else { return true }
+        return nextExchange >= set.conversations[lead].exchanges.count
+    }
+
+    /// Whether the only thing left of the conversation followed is the client's FIN.
+    public var onlyFINLeft: Bool {
+        guard let lead else { return true }
+        let exchanges = set.conversations[lead].exchanges
+        return exchanges[nextExchange...].allSatisfy { $0.isClientFIN }
+    }
+
+    // MARK: - Internals
+
+    private mutating func take(_ choice: Choice, node newNode: Int?) -> Choice {
+        set.served.move(from: lead, to: choice.conversation)
+        lead = choice.conversation
+        nextExchange = choice.exchange + 1
+        if let newNode { node = newNode }
+        return choice
+    }
+
+    /// The best edge of the message's kind at `node`, and the conversation to follow on it.
+    private func choose(at node: Int, key: MessageKey, live: [UInt8], skippedTo exchange: Int) -> (Choice, Int)? {
+        guard let edgeNumbers = set.index.nodes[node].edgesByKind[key.kind] else { return nil }
+        var best: (level: MatchLevel, served: Int, conversation: Int, edge: Int)?
+        for edgeNumber in edgeNumbers {
+            let edge = set.index.edges[edgeNumber]
+            var level = MatchLevel.kind
+            var bucket = edge.all
+            if let exact = edge.byExact[key.exact] {
+                level = .exact
+                bucket = exact
+            } else if let wildcarded = wildcardMatches(edge, live: live, exchange: set.index.nodes[node].depth) {
+                level = .exact
+                bucket = wildcarded
+            } else if let content = edge.byContent[key.content] {
+                level = .content
+                bucket = content
+            }
+            if mode == .exact, level != .exact { continue }
+            guard let pick = set.served.leastServed(bucket) else { continue }
+            if let current = best {
+                if current.level > level { continue }
+                if current.level == level, (current.served, current.conversation) <= (pick.served, pick.conversation) { continue }
+            }
+            best = (level, pick.served, pick.conversation, edgeNumber)
+        }
+        guard let best else { return nil }
+        let depth = set.index.nodes[node].depth
+        return (Choice(conversation: best.conversation, exchange: depth, level: best.level, skipped: max(0, depth - nextExchange)), best.edge)
+    }
+
+    private func wildcardMatches(_ edge: ConversationIndex.Edge, live: [UInt8], exchange: Int) -> [Int]? {
+        guard !edge.withWildcards.isEmpty else { return nil }
+        let matching = edge.withWildcards.filter { conversation in
+            guard let request = set.conversations[conversation].exchanges[exchange].request else { return false }
+            return WildcardPattern.matches(recorded: request.bytes, wildcards: request.wildcards, live: live)
+        }
+        return matching.isEmpty ? nil : matching
+    }
+
+    /// The one-conversation rules (`--session`, `--in-order`): the same levels and skipping,
+    /// along that conversation only.
+    private mutating func receiveFollowing(_ conversation: Int, message: FramedMessage?, key: MessageKey, dialect: any ProtocolDialect) -> Outcome {
+        let exchanges = set.conversations[conversation].exchanges
+        var index = nextExchange
+        while index < exchanges.count, index <= nextExchange + Self.skipLimit {
+            let recorded = exchanges[index]
+            if recorded.key.kind == key.kind {
+                let level: MatchLevel = recorded.key.exact == key.exact ? .exact : recorded.key.content == key.content ? .content : .kind
+                if mode != .exact || level == .exact {
+                    return .matched(take(Choice(conversation: conversation, exchange: index, level: level, skipped: index - nextExchange), node: nil))
+                }
+            }
+            index += 1
+        }
+        guard let message else { return .nothingRecorded }
+        if let reply = dialect.housekeepingReply(to: message, key: key) { return .synthesized(reply) }
+        return .mismatch(mismatch(for: message.bytes, key: key))
+    }
+
+    private func mismatch(for live: [UInt8], key: MessageKey) -> Mismatch {
+        var reason = Mismatch.Reason.unknownKind
+        var nearest: (bytes: [UInt8], ref: SessionRef)?
+        if let lead {
+            let conversation = set.conversations[lead]
+            let upcoming = conversation.exchanges[min(nextExchange, conversation.exchanges.count)...]
+            if let sameKind = upcoming.prefix(Self.skipLimit).first(where: { $0.key.kind == key.kind }), let request = sameKind.request {
+                reason = .notExact
+                nearest = (request.bytes, conversation.ref)
+            } else if let next = upcoming.first(where: { $0.request != nil }), let request = next.request {
+                nearest = (request.bytes, conversation.ref)
+            } else {
+                reason = .beyondRecording
+            }
+        }
+        return Mismatch(connection: connection, step: messages, reason: reason, received: live,
+                        nearest: nearest?.bytes, nearestSession: nearest?.ref)
+    }
+}

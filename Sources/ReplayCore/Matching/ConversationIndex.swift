@@ -1,0 +1,95 @@
+/// Every recorded conversation merged into one tree on their client messages, so that choosing
+/// a conversation for a live message looks keys up instead of scanning sessions.
+///
+/// A node is a state of the conversation: the conversations in it have had client messages of
+/// the same kinds and replies equal after masks, step for step. An edge leaves a node for one
+/// kind of client message and one masked reply (and ending); it indexes the conversations that
+/// take it by their message's content and exact keys. So a live message costs one dictionary
+/// lookup per edge of its kind at the current node (the number of distinct recorded replies),
+/// whatever the number of recorded sessions.
+public struct ConversationIndex: Sendable {
+    /// One way out of a node.
+    public struct Edge: Sendable {
+        public var kind: String
+        /// The node this edge leads to.
+        public var child: Int
+        /// Conversations taking this edge, in recorded order.
+        public var all: [Int]
+        public var byContent: [String: [Int]]
+        public var byExact: [[UInt8]: [Int]]
+        /// Conversations whose message at this step has bytes the recording does not know.
+        public var withWildcards: [Int]
+    }
+
+    public struct Node: Sendable {
+        /// How many exchanges lead here (the opening counts): the index of the next exchange.
+        public var depth: Int
+        /// Edge numbers by message kind.
+        public var edgesByKind: [String: [Int]]
+    }
+
+    public private(set) var nodes: [Node]
+    public private(set) var edges: [Edge]
+    /// For each conversation, the node reached after each of its exchanges.
+    public private(set) var paths: [[Int]]
+
+    /// The node every connection starts at, before the opening.
+    public static let root = 0
+
+    public init(conversations: [RecordedConversation]) {
+        nodes = [Node(depth: 0, edgesByKind: [:])]
+        edges = []
+        paths = []
+        paths.reserveCapacity(conversations.count)
+        struct EdgeKey: Hashable {
+            var node: Int
+            var kind: String
+            var signature: [UInt8]
+        }
+        var edgeByKey: [EdgeKey: Int] = [:]
+        for (index, conversation) in conversations.enumerated() {
+            var node = Self.root
+            var path: [Int] = []
+            path.reserveCapacity(conversation.exchanges.count)
+            for exchange in conversation.exchanges {
+                let key = EdgeKey(node: node, kind: exchange.key.kind, signature: Self.signature(exchange))
+                let edgeNumber: Int
+                if let existing = edgeByKey[key] {
+                    edgeNumber = existing
+                } else {
+                    edgeNumber = edges.count
+                    nodes.append(Node(depth: nodes[node].depth + 1, edgesByKind: [:]))
+                    edges.append(Edge(kind: exchange.key.kind, child: nodes.count - 1, all: [], byContent: [:], byExact: [:], withWildcards: []))
+                    nodes[node].edgesByKind[exchange.key.kind, default: []].append(edgeNumber)
+                    edgeByKey[key] = edgeNumber
+                }
+                edges[edgeNumber].all.append(index)
+                edges[edgeNumber].byContent[exchange.key.content, default: []].append(index)
+                edges[edgeNumber].byExact[exchange.key.exact, default: []].append(index)
+                if let request = exchange.request, !request.wildcards.isEmpty { edges[edgeNumber].withWildcards.append(index) }
+                node = edges[edgeNumber].child
+                path.append(node)
+            }
+            paths.append(path)
+        }
+    }
+
+    /// What makes two recorded replies the same: the masked reply bytes and how it ended.
+    static func signature(_ exchange: RecordedExchange) -> [UInt8] {
+        var signature = exchange.maskedReply
+        for piece in exchange.pieces {
+            switch piece.action {
+            case .send, .skipGap: continue
+            case .halfClose: signature += [0xFF, 1]
+            case .reset: signature += [0xFF, 2]
+            case .connectFailed(let failure): signature += [0xFF, 3] + Array(failure.reason.rawValue.utf8)
+            }
+        }
+        return signature
+    }
+
+    /// The node before exchange `exchange` of conversation `conversation`.
+    public func node(before exchange: Int, of conversation: Int) -> Int {
+        exchange == 0 ? Self.root : paths[conversation][exchange - 1]
+    }
+}

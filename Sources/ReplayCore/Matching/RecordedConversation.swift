@@ -1,0 +1,212 @@
+/// One recorded session compiled for replay by messages: its protocol and its exchanges, each
+/// a client message with the server's reply to it, cut by the protocol's framer.
+///
+/// Replies are paired with requests the protocol's way (`ReplyPairing`): a pipelining SMTP
+/// server's single write answering MAIL, RCPT and DATA becomes three pieces, one per command,
+/// so a client that does not pipeline gets each reply after its own command. Each piece keeps
+/// the recorded think time: the first piece of a reply counts from the later of its request and
+/// the previous server piece, later pieces from the piece before them.
+public struct RecordedConversation: Sendable {
+    public var ref: SessionRef
+    public var proto: WireProtocol
+    /// The server's address as recorded (`--server` picks sessions by it).
+    public var server: String
+    /// The opening (what the server did before the client spoke), then one per client message.
+    public var exchanges: [RecordedExchange]
+    /// All client bytes the recording has, for the per-connection summary.
+    public var recordedClientBytes: Int
+    /// All server bytes the conversation sends.
+    public var recordedServerBytes: Int
+
+    public init(session: Session, file: String, proto forced: WireProtocol? = nil, masks: MaskSet = .none) {
+        let proto = forced ?? session.open.proto ?? Self.detect(session)
+        let dialect = proto.dialect
+        var builder = Builder(dialect: dialect, masks: masks, openOffset: session.events.first?.offset ?? 0)
+        builder.build(session.events)
+        self.ref = SessionRef(file: file, session: session.id)
+        self.proto = proto
+        self.server = session.open.server
+        self.exchanges = builder.exchanges
+        self.recordedClientBytes = builder.clientBytes
+        self.recordedServerBytes = builder.serverBytes
+    }
+
+    /// The protocol of a session recorded without one (a version 1 cassette).
+    static func detect(_ session: Session) -> WireProtocol {
+        var client: [UInt8] = []
+        var server: [UInt8] = []
+        for event in session.events {
+            guard case .data(let direction, let bytes) = event.kind else { continue }
+            if direction == .clientToServer, client.isEmpty { client = Array(bytes.prefix(512)) }
+            if direction == .serverToClient, server.isEmpty { server = Array(bytes.prefix(512)) }
+            if !client.isEmpty, !server.isEmpty { break }
+        }
+        let port = session.open.server.split(separator: ":").last.flatMap { Int($0) }
+        return ProtocolDetector.detect(serverPort: port, client: client, server: server)
+    }
+
+    /// Walks a session's events once, keeping the framer's and the pairing's state.
+    private struct Builder {
+        let dialect: any ProtocolDialect
+        let masks: MaskSet
+        var framer: any MessageFramer
+        var exchanges: [RecordedExchange]
+        /// Exchanges whose request waits for a reply, oldest first (`.inOrder` pairing).
+        var waiting: [Int] = []
+        var waitingStart = 0
+        /// The offset of the server's previous piece (or the open).
+        var lastServerOffset: Int64
+        var lastClientOffset: Int64
+        /// Server bytes given to the framer that no completed message has taken yet.
+        var serverPending = 0
+        var ended = false
+        var clientBytes = 0
+        var serverBytes = 0
+        /// Client bytes of the current message so far, and where the client stream's wildcards
+        /// (capture gaps) lie, as offsets into the client stream.
+        var clientStreamOffset = 0
+        var clientMessageStart = 0
+        var clientWildcards: [Range<Int>] = []
+
+        init(dialect: any ProtocolDialect, masks: MaskSet, openOffset: Int64) {
+            self.dialect = dialect
+            self.masks = masks
+            self.framer = dialect.makeFramer()
+            self.exchanges = [RecordedExchange(request: nil, key: RecordedExchange.openingKey, requestOffset: openOffset)]
+            self.lastServerOffset = openOffset
+            self.lastClientOffset = openOffset
+        }
+
+        var isOpaque: Bool { dialect.wireProtocol == .opaque }
+
+        /// The exchange server bytes arriving now belong to.
+        var target: Int {
+            if dialect.pairing == .inOrder, waitingStart < waiting.count { return waiting[waitingStart] }
+            return exchanges.count - 1
+        }
+
+        mutating func build(_ events: [SessionEvent]) {
+            events: for event in events {
+                switch event.kind {
+                case .data(.clientToServer, let bytes):
+                    guard !ended else { continue }
+                    clientBytes += bytes.count
+                    lastClientOffset = event.offset
+                    clientStreamOffset += bytes.count
+                    if isOpaque {
+                        _ = framer.clientBytes(bytes)
+                    } else {
+                        for message in framer.clientBytes(bytes) { addRequest(message, at: event.offset) }
+                    }
+                case .gap(.clientToServer, let count):
+                    guard !ended, count > 0 else { continue }
+                    // The client did send these bytes; nobody knows which. They match anything.
+                    let placeholder = [UInt8](repeating: UInt8(ascii: "?"), count: count)
+                    clientWildcards.append(clientStreamOffset..<(clientStreamOffset + count))
+                    clientStreamOffset += count
+                    lastClientOffset = event.offset
+                    if isOpaque {
+                        _ = framer.clientBytes(placeholder)
+                    } else {
+                        for message in framer.clientBytes(placeholder) { addRequest(message, at: event.offset) }
+                    }
+                case .close(.clientToServer, .fin):
+                    guard !ended else { continue }
+                    for message in framer.clientFinished() { addRequest(message, at: event.offset) }
+                    addFIN(at: event.offset)
+                case .close(.clientToServer, .rst):
+                    break events
+                case .data(.serverToClient, let bytes):
+                    guard !ended else { continue }
+                    flushOpaqueRequest()
+                    serverBytes += bytes.count
+                    addServerChunk(bytes, at: event.offset)
+                case .gap(.serverToClient, let count):
+                    guard !ended else { continue }
+                    flushOpaqueRequest()
+                    addPiece(.skipGap(count), to: target, at: event.offset)
+                case .close(.serverToClient, .fin):
+                    guard !ended else { continue }
+                    flushOpaqueRequest()
+                    for message in framer.serverFinished() { appendMasked(message, to: target) }
+                    addPiece(.halfClose, to: target, at: event.offset)
+                    ended = true
+                case .close(.serverToClient, .rst):
+                    guard !ended else { continue }
+                    addPiece(.reset, to: target, at: event.offset)
+                    ended = true
+                case .connectFailed(let failure):
+                    exchanges = [RecordedExchange(request: nil, key: RecordedExchange.openingKey, requestOffset: exchanges[0].requestOffset)]
+                    exchanges[0].pieces = [ReplayPlan.Step(action: .connectFailed(failure), clientBytes: 0, afterClientClose: false,
+                                                           delay: max(0, failure.elapsed), offset: event.offset)]
+                    serverBytes = 0
+                    break events
+                default:
+                    continue
+                }
+            }
+            if !ended {
+                flushOpaqueRequest()
+                for message in framer.clientFinished() { addRequest(message, at: lastClientOffset) }
+            }
+        }
+
+        /// Unknown binary: the client's bytes so far are one message, because the server spoke.
+        mutating func flushOpaqueRequest() {
+            guard isOpaque, var opaque = framer as? OpaqueFramer else { return }
+            if let message = opaque.cut(length: 0) {
+                framer = opaque
+                addRequest(message, at: lastClientOffset)
+            }
+        }
+
+        mutating func addRequest(_ message: FramedMessage, at offset: Int64) {
+            var message = message
+            let start = clientMessageStart
+            let end = start + message.bytes.count
+            clientMessageStart = end
+            for wildcard in clientWildcards where wildcard.lowerBound < end && wildcard.upperBound > start {
+                message.wildcards.append((max(wildcard.lowerBound, start) - start)..<(min(wildcard.upperBound, end) - start))
+            }
+            let key = dialect.key(ofClient: message, masks: masks)
+            exchanges.append(RecordedExchange(request: message, key: key, requestOffset: offset))
+            if message.expectsReply { waiting.append(exchanges.count - 1) }
+        }
+
+        mutating func addFIN(at offset: Int64) {
+            exchanges.append(RecordedExchange(request: nil, key: RecordedExchange.finKey, isClientFIN: true, requestOffset: offset))
+            waiting.append(exchanges.count - 1)
+        }
+
+        mutating func addServerChunk(_ bytes: [UInt8], at offset: Int64) {
+            let messages = framer.serverBytes(bytes)
+            var position = 0
+            for message in messages {
+                let inThisChunk = max(0, min(bytes.count - position, message.bytes.count - serverPending))
+                serverPending = 0
+                let owner = target
+                if inThisChunk > 0 { addPiece(.send(Array(bytes[position..<(position + inThisChunk)])), to: owner, at: offset) }
+                position += inThisChunk
+                appendMasked(message, to: owner)
+                if message.completesReply, dialect.pairing == .inOrder, waitingStart < waiting.count { waitingStart += 1 }
+            }
+            if position < bytes.count {
+                serverPending += bytes.count - position
+                addPiece(.send(Array(bytes[position...])), to: target, at: offset)
+            }
+        }
+
+        mutating func appendMasked(_ message: FramedMessage, to exchange: Int) {
+            exchanges[exchange].maskedReply += dialect.maskedReply(message, masks: masks)
+        }
+
+        mutating func addPiece(_ action: ReplayPlan.Action, to exchange: Int, at offset: Int64) {
+            let anchor = exchanges[exchange].pieces.isEmpty
+                ? max(exchanges[exchange].requestOffset, lastServerOffset)
+                : lastServerOffset
+            exchanges[exchange].pieces.append(ReplayPlan.Step(action: action, clientBytes: 0, afterClientClose: false,
+                                                              delay: max(0, offset - anchor), offset: offset))
+            lastServerOffset = max(lastServerOffset, offset)
+        }
+    }
+}

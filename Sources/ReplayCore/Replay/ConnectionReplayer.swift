@@ -1,0 +1,280 @@
+/// One replayed connection without I/O: the live client's bytes go through the protocol's
+/// framer into the conversation cursor, whose chosen exchanges feed the `ReplayMachine` that
+/// keeps the recorded timing and the backpressure. The NIO handler feeds it events and the time
+/// and carries out the actions it returns.
+///
+/// In `bytes` and `none` modes there is no framer or cursor: a compiled plan waits for client
+/// byte counts (or for nothing), as the foundation's replay did.
+public struct ConnectionReplayer: Sendable {
+    public private(set) var machine: ReplayMachine
+    private var cursor: ConversationCursor?
+    private var framer: (any MessageFramer)?
+    private var dialect: any ProtocolDialect
+    private let policy: MismatchPolicy
+    private let echoes: Bool
+    /// Messages answered so far: the progress appended steps wait for.
+    private var progress = 0
+    private var stoppedAnswering = false
+    private var echoNoted = false
+    private var unreplayableNoted = false
+    public private(set) var report: ConnectionReport
+
+    /// Replays a compiled plan (`--match bytes`, `--match none`).
+    public init(plan: ReplayPlan, options: ReplayOptions, connection: Int, session: SessionRef?, writesMayBlock: Bool) {
+        machine = ReplayMachine(plan: plan, options: options, writesMayBlock: writesMayBlock)
+        dialect = OpaqueDialect()
+        policy = .continue
+        echoes = false
+        report = ConnectionReport(connection: connection, followed: session)
+    }
+
+    /// Replays by messages from `set` (`--match similar`, `--match exact`); with `only`, follows
+    /// that conversation alone.
+    public init(set: ConversationSet, mode: MatchMode, policy: MismatchPolicy, options: ReplayOptions,
+                connection: Int, only: Int? = nil, writesMayBlock: Bool) {
+        machine = ReplayMachine(openEndedSession: 0, options: options, writesMayBlock: writesMayBlock)
+        cursor = ConversationCursor(set: set, mode: mode, connection: connection, only: only)
+        dialect = set.defaultProtocol.dialect
+        self.policy = policy
+        echoes = true
+        report = ConnectionReport(connection: connection)
+    }
+
+    /// Whether `clientData` needs the bytes themselves (or only their count).
+    public var readsClientBytes: Bool { cursor != nil }
+
+    public var isFinished: Bool { machine.isFinished }
+
+    /// The recorded session followed now, for log metadata.
+    public var followed: SessionRef? { report.followed }
+
+    // MARK: - Events
+
+    public mutating func connected(at now: Int64) -> [ReplayAction] {
+        guard var cursor else { return observe(machine.connected(at: now)) }
+        guard let opening = cursor.open() else {
+            self.cursor = cursor
+            return [.note(ReplayNote(.warning, "no recorded session to follow; closing")), .close]
+        }
+        let conversation = cursor.set.conversations[opening.conversation]
+        dialect = (cursor.set.forcedProtocol ?? conversation.proto).dialect
+        framer = dialect.makeFramer()
+        report.followed = conversation.ref
+        self.cursor = cursor
+        var actions = machine.connected(at: now)
+        actions += machine.append(steps(conversation.exchanges[opening.exchange].pieces), at: now)
+        if cursor.isAtEnd { actions += machine.complete(at: now) }
+        return observe(actions)
+    }
+
+    /// The client sent `bytes` (`count` of them; the bytes may be nil when `readsClientBytes` is false).
+    public mutating func clientData(_ bytes: [UInt8]?, count: Int, at now: Int64) -> [ReplayAction] {
+        var actions = machine.clientSent(byteCount: count, at: now)
+        guard cursor != nil, var framer, let bytes, !stoppedAnswering else { return observe(actions) }
+        var messages = framer.clientBytes(bytes)
+        messages += cutOpaque(&framer)
+        self.framer = framer
+        for message in messages {
+            actions += answer(message, at: now)
+            if stoppedAnswering || machine.isFinished { break }
+        }
+        return observe(actions)
+    }
+
+    public mutating func clientClosed(at now: Int64) -> [ReplayAction] {
+        guard cursor != nil, var framer, !stoppedAnswering else { return observe(machine.clientClosed(at: now)) }
+        var actions: [ReplayAction] = []
+        let rest = framer.clientFinished()
+        self.framer = framer
+        for message in rest where !machine.isFinished { actions += answer(message, at: now) }
+        actions += machine.clientClosed(at: now)
+        if !machine.isFinished, !stoppedAnswering { actions += answer(nil, at: now) }
+        actions += machine.complete(at: now)
+        return observe(actions)
+    }
+
+    public mutating func clientReset(at now: Int64) -> [ReplayAction] { observe(machine.clientReset(at: now)) }
+    public mutating func connectionLost(at now: Int64) -> [ReplayAction] { observe(machine.connectionLost(at: now)) }
+    public mutating func stop(at now: Int64) -> [ReplayAction] { observe(machine.stop(at: now)) }
+    public mutating func outputBlocked(at now: Int64) -> [ReplayAction] { observe(machine.outputBlocked(at: now)) }
+    public mutating func outputWritable(at now: Int64) -> [ReplayAction] { observe(machine.outputWritable(at: now)) }
+    public mutating func timerFired(at now: Int64) -> [ReplayAction] { observe(machine.timerFired(at: now)) }
+
+    /// The finished report, with how the connection ended.
+    public mutating func finishReport(client: String?) -> ConnectionReport {
+        report.client = client
+        report.outcome = machine.outcome?.description ?? "connection lost"
+        return report
+    }
+
+    // MARK: - Answering
+
+    /// Answers one complete client message (nil: the client's FIN).
+    private mutating func answer(_ message: FramedMessage?, at now: Int64) -> [ReplayAction] {
+        guard var cursor else { return [] }
+        let key = message.map { dialect.key(ofClient: $0, masks: cursor.set.masks) } ?? RecordedExchange.finKey
+        let outcome = cursor.receive(message, key: key, dialect: dialect)
+        self.cursor = cursor
+        let received = message.map { Escaped.text($0.bytes) } ?? "<FIN>"
+        let stepNumber = message == nil ? 0 : cursor.messages
+        switch outcome {
+        case .matched(let choice):
+            return play(choice, for: message, received: received, kind: key.kind, step: stepNumber, at: now)
+        case .nothingRecorded:
+            return []
+        case .synthesized(let reply):
+            report.steps.append(.init(step: stepNumber, received: received, kind: key.kind, result: .synthesized, skipped: 0,
+                                      detail: "not recorded; the protocol's plain reply was sent"))
+            var actions: [ReplayAction] = [.note(ReplayNote(.info, "client message \(stepNumber) \"\(received)\" was not recorded; answered with the protocol's plain reply (synthesized)"))]
+            actions += sendNow(reply, at: now)
+            return actions
+        case .mismatch(let mismatch):
+            return handle(mismatch, message: message, received: received, kind: key.kind, at: now)
+        }
+    }
+
+    private mutating func play(_ choice: ConversationCursor.Choice, for message: FramedMessage?, received: String, kind: String,
+                               step: Int, at now: Int64) -> [ReplayAction] {
+        guard let cursor else { return [] }
+        let conversation = cursor.set.conversations[choice.conversation]
+        let exchange = conversation.exchanges[choice.exchange]
+        var actions: [ReplayAction] = []
+        if report.followed != conversation.ref {
+            if let previous = report.followed {
+                actions.append(.note(ReplayNote(.debug, "client message \(step) chose session \(conversation.ref) (was following \(previous))")))
+            }
+            report.followed = conversation.ref
+        }
+        if choice.skipped > 0 {
+            actions.append(.note(ReplayNote(.info, "client message \(step) \"\(received)\" skipped \(choice.skipped) recorded client message\(choice.skipped == 1 ? "" : "s") of session \(conversation.ref)")))
+        }
+        if !unreplayableNoted, let request = exchange.request, let reason = dialect.unreplayableReason(recordedRequest: request) {
+            unreplayableNoted = true
+            actions.append(.note(ReplayNote(.warning, "mismatch: connection \(report.connection), client message \(step): \(reason)")))
+        }
+        report.steps.append(.init(step: step, received: received, kind: kind, result: .matched, level: choice.level,
+                                  session: conversation.ref, exchange: choice.exchange, skipped: choice.skipped))
+        var pieces = exchange.pieces
+        if echoes, let message, let recorded = exchange.request {
+            let echoed = echo(message, recorded, into: pieces)
+            if echoed.changed, !echoNoted {
+                echoNoted = true
+                actions.append(.note(ReplayNote(.info, "replies carry fields copied from this client's requests (\(dialect.wireProtocol.rawValue): the id or tag); --match bytes sends recorded bytes unchanged")))
+            }
+            pieces = echoed.pieces
+        }
+        actions += advanceProgress(at: now)
+        actions += machine.append(steps(pieces), at: now)
+        if self.cursor?.isAtEnd == true { actions += machine.complete(at: now) }
+        return actions
+    }
+
+    private mutating func handle(_ mismatch: Mismatch, message: FramedMessage?, received: String, kind: String, at now: Int64) -> [ReplayAction] {
+        report.steps.append(.init(step: mismatch.step, received: received, kind: kind, result: .mismatch, skipped: 0,
+                                  detail: mismatch.description))
+        var actions: [ReplayAction] = [.note(ReplayNote(.warning, "\(mismatch); --on-mismatch \(policy.rawValue)"))]
+        switch policy {
+        case .error:
+            if let message, let reply = dialect.errorReply(to: message, reason: "no recorded reply fits this \(dialect.wireProtocol.rawValue) message") {
+                actions += sendNow(reply, at: now)
+            } else {
+                actions += machine.end(.endedOnMismatch(.error), with: .close)
+            }
+        case .close:
+            actions += machine.end(.endedOnMismatch(.close), with: .close)
+        case .reset:
+            actions += machine.end(.endedOnMismatch(.reset), with: .reset)
+        case .hold:
+            stoppedAnswering = true
+            actions += machine.complete(at: now)
+        case .continue:
+            if var cursor, let choice = cursor.forceNext() {
+                self.cursor = cursor
+                report.steps.removeLast()
+                actions += play(choice, for: message, received: received, kind: kind, step: mismatch.step, at: now)
+                if let last = report.steps.indices.last { report.steps[last].detail = "sent the recorded reply anyway (--on-mismatch continue)" }
+            } else {
+                actions += machine.end(.endedOnMismatch(.close), with: .close)
+            }
+        }
+        return actions
+    }
+
+    /// A reply replayd makes up (housekeeping, an error): sent at once, in turn.
+    private mutating func sendNow(_ reply: [UInt8], at now: Int64) -> [ReplayAction] {
+        var actions = advanceProgress(at: now)
+        actions += machine.append([ReplayPlan.Step(action: .send(reply), clientBytes: progress, afterClientClose: false, delay: 0, offset: 0)], at: now)
+        return actions
+    }
+
+    private mutating func advanceProgress(at now: Int64) -> [ReplayAction] {
+        progress += 1
+        return machine.clientProgressed(to: progress, at: now)
+    }
+
+    /// The recorded pieces as steps that wait for the current progress.
+    private func steps(_ pieces: [ReplayPlan.Step]) -> [ReplayPlan.Step] {
+        pieces.map { piece in
+            var step = piece
+            step.clientBytes = progress
+            step.afterClientClose = false
+            return step
+        }
+    }
+
+    /// Unknown binary: the live client's bytes become a message once they are as long as the
+    /// recorded message the conversation expects next.
+    private func cutOpaque(_ framer: inout any MessageFramer) -> [FramedMessage] {
+        guard var opaque = framer as? OpaqueFramer, let cursor else { return [] }
+        var messages: [FramedMessage] = []
+        var expected = cursor.lead.flatMap { lead -> Int? in
+            let exchanges = cursor.set.conversations[lead].exchanges
+            return exchanges[min(cursor.nextExchange, exchanges.count)...].first(where: { $0.request != nil })?.request?.bytes.count
+        } ?? 0
+        while let message = opaque.cut(length: expected) {
+            messages.append(message)
+            expected = 0
+            if opaque.pendingClientBytes == 0 { break }
+        }
+        framer = opaque
+        return messages
+    }
+
+    /// Copies the echoed fields of the live request into the recorded reply pieces, keeping
+    /// their chunking (a length change goes to the last data piece).
+    private func echo(_ live: FramedMessage, _ recorded: FramedMessage, into pieces: [ReplayPlan.Step]) -> (pieces: [ReplayPlan.Step], changed: Bool) {
+        var joined: [UInt8] = []
+        var lengths: [Int] = []
+        for piece in pieces {
+            if case .send(let bytes) = piece.action {
+                joined += bytes
+                lengths.append(bytes.count)
+            }
+        }
+        guard !joined.isEmpty, let echoed = dialect.echo(liveRequest: live, recordedRequest: recorded, reply: joined), echoed != joined else {
+            return (pieces, false)
+        }
+        var result = pieces
+        var position = 0
+        let lastData = result.lastIndex { if case .send = $0.action { return true } else { return false } }
+        var dataIndex = 0
+        for index in result.indices {
+            guard case .send = result[index].action else { continue }
+            let length = index == lastData ? max(0, echoed.count - position) : min(lengths[dataIndex], max(0, echoed.count - position))
+            result[index].action = .send(Array(echoed[position..<(position + length)]))
+            position += length
+            dataIndex += 1
+        }
+        return (result, true)
+    }
+
+    /// Keeps the live framer's view of the server side: every reply sent goes through it.
+    private mutating func observe(_ actions: [ReplayAction]) -> [ReplayAction] {
+        guard var framer else { return actions }
+        for action in actions {
+            if case .send(let bytes) = action { _ = framer.serverBytes(bytes) }
+        }
+        self.framer = framer
+        return actions
+    }
+}

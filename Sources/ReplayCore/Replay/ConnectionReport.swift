@@ -1,0 +1,45 @@
+/// What one replayed connection did, step by step, for `--report` and the summary.
+public struct ConnectionReport: Sendable, Equatable {
+    /// One client message and what answered it.
+    public struct Step: Sendable, Equatable {
+        public enum Result: String, Sendable {
+            /// A recorded exchange answered it.
+            case matched
+            /// Nothing was recorded, but a housekeeping command got the protocol's plain reply.
+            case synthesized
+            /// Nothing recorded fits (see `detail`).
+            case mismatch
+        }
+
+        /// The client message's number in the connection (from 1); 0 for the client's FIN.
+        public var step: Int
+        /// What the client sent, escaped for one line.
+        public var received: String
+        public var kind: String
+        public var result: Result
+        public var level: MatchLevel?
+        /// The recorded session and exchange that answered.
+        public var session: SessionRef?
+        public var exchange: Int?
+        /// Recorded client messages the client skipped to get here.
+        public var skipped: Int
+        public var detail: String?
+    }
+
+    /// The connection number, from 1 in accept order.
+    public var connection: Int
+    public var client: String?
+    /// The recorded session the connection followed last.
+    public var followed: SessionRef?
+    public var steps: [Step] = []
+    /// How the connection ended, in words.
+    public var outcome: String?
+
+    public init(connection: Int, client: String? = nil, followed: SessionRef? = nil) {
+        self.connection = connection
+        self.client = client
+        self.followed = followed
+    }
+
+    public var mismatches: Int { steps.filter { $0.result == .mismatch }.count }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// Collects the report of every finished connection, from any event loop, and writes the
+/// `--report` file: per connection, the session it followed and each step matched or not;
+/// the sessions no connection used.
+public final class ReplayReportLog: Sendable {
+    private let entries = NIOLockedValueBox<[ConnectionReport]>([])
+
+    public init() {}
+
+    public func add(_ report: ConnectionReport) {
+        entries.withLockedValue { $0.append(report) }
+    }
+
+    /// Every connection reported so far, in connection order.
+    public var connections: [ConnectionReport] {
+        entries.withLockedValue { $0 }.sorted { $0.connection < $1.connection }
+    }
+
+    /// One line for the end of a run (and SIGINT/SIGTERM).
+    public func summary(unused: [SessionRef]) -> String {
+        let all = connections
+        let mismatched = all.filter { $0.mismatches > 0 }.count
+        let messages = all.reduce(0) { $0 + $1.steps.count }
+        let matched = all.reduce(0) { $0 + $1.steps.filter { $0.result == .matched }.count }
+        var line = "\(all.count) connection\(all.count == 1 ? "" : "s"), \(messages) client message\(messages == 1 ? "" : "s"), \(matched) matched"
+        line += ", \(mismatched) connection\(mismatched == 1 ? "" : "s") with mismatches"
+        if !unused.isEmpty {
+            let names = unused.prefix(10).map(\.description).joined(separator: ", ")
+            line += "; sessions never used: \(names)\(unused.count > 10 ? " and \(unused.count - 10) more" : "")"
+        }
+        return line
+    }
+
+    /// The report as JSON (an object with `connections` and `unused`).
+    public func json(unused: [SessionRef]) throws -> Data {
+        let connections: [[String: Any]] = self.connections.map { report in
+            var object: [String: Any] = [
+                "connection": report.connection,
+                "mismatches": report.mismatches,
+                "steps": report.steps.map { step -> [String: Any] in
+                    var entry: [String: Any] = [
+                        "step": step.step, "received": step.received, "kind": step.kind, "result": step.result.rawValue,
+                    ]
+                    if let level = step.level { entry["level"] = level.description }
+                    if let session = step.session { entry["session"] = session.description }
+                    if let exchange = step.exchange { entry["exchange"] = exchange }
+                    if step.skipped > 0 { entry["skipped"] = step.skipped }
+                    if let detail = step.detail { entry["detail"] = detail }
+                    return entry
+                },
+            ]
+            if let client = report.client { object["client"] = client }
+            if let followed = report.followed { object["session"] = followed.description }
+            if let outcome = report.outcome { object["outcome"] = outcome }
+            return object
+        }
+        let document: [String: Any] = ["connections": connections, "unused": unused.map(\.description)]
+        return try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+    }
+}
