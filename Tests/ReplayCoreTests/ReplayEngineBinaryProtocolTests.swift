@@ -92,7 +92,8 @@ extension HeavyTests.ReplayEngineEndToEnd {
                 let output = directory + "/recorded-\(body.path.dropFirst())"
                 let (status, stderr) = try await HTTPFileServer.curl(port: recordPort, path: body.path, output: output)
                 try #require(status == 0, "curl through the recorder: \(stderr)")
-                try #require([UInt8](try Data(contentsOf: URL(fileURLWithPath: output))) == body.bytes)
+                let same = [UInt8](try Data(contentsOf: URL(fileURLWithPath: output))) == body.bytes
+                try #require(same, "curl through the recorder got other bytes for \(body.path)")
             }
             #expect(try await ReplaydProcess.finish(recorder) == 0, "record stderr: \(recorder.stderr)")
             server.stop()
@@ -106,7 +107,9 @@ extension HeavyTests.ReplayEngineEndToEnd {
                                                                      extra: ["-H", "X-Test: 1", "-A", "other-agent"])
                 #expect(status == 0, "curl \(body.path): \(stderr)\nreplay stderr:\n\(replayer.stderr)")
                 let got = [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data())
-                #expect(got == body.bytes, "\(body.path): got \(got.count) bytes, expected \(body.bytes.count); replay stderr:\n\(replayer.stderr)")
+                // Not `#expect(got == body.bytes)`: on failure Swift Testing diffs the two arrays, which takes minutes for 50 kB.
+                let same = got == body.bytes
+                #expect(same, "\(body.path): got \(got.count) bytes, expected \(body.bytes.count), first difference at \(firstDifference(got, body.bytes)); replay stderr:\n\(replayer.stderr)")
             }
         }
     }

@@ -44,7 +44,8 @@ extension HeavyTests.ReplayEngineEndToEnd {
             let loaded = try Cassette.load(path: path).sessions[0].events.reduce(into: [UInt8]()) {
                 if case .data(.serverToClient, let bytes) = $1.kind { $0 += bytes }
             }
-            try #require(loaded == reply)
+            let loadedWhole = loaded == reply
+            try #require(loadedWhole, "the hand-written cassette loads \(loaded.count) bytes, not the \(reply.count) written")
 
             let (replayer, port) = try await ReplaydProcess.replay([path], ["--proto", "line"])
             defer { replayer.stop() }
@@ -56,8 +57,9 @@ extension HeavyTests.ReplayEngineEndToEnd {
             let got = [UInt8]((try? Data(contentsOf: URL(fileURLWithPath: received))) ?? Data())
             print("slow reader: \(reader.stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
             #expect(status == 0, "the reader saw no end of file (2: deadline, 3: reset): \(reader.stdout)\(reader.stderr)\nreplay stderr:\n\(replayer.stderr)")
-            #expect(got.count == reply.count, "received \(got.count) of \(reply.count) bytes")
-            #expect(got == reply, "the bytes differ; replay stderr:\n\(replayer.stderr)")
+            // Compared outside #expect: Swift Testing would diff a megabyte on failure.
+            let same = got == reply
+            #expect(same, "received \(got.count) of \(reply.count) bytes, first difference at \(firstDifference(got, reply)); replay stderr:\n\(replayer.stderr)")
         }
     }
 }

@@ -35,8 +35,10 @@ enum ReplaydProcess {
         }
     }
 
-    /// The stderr lines of `replayer` that report a mismatch.
+    /// The stderr lines of `replayer` that explain a mismatch (`mismatch: connection N, ...`).
+    /// Summary lines that only count mismatches ("1 mismatched", "closed after a mismatch",
+    /// "connections with mismatches") are not explanations and are left out.
     static func mismatchLines(_ replayer: ChildProcess) -> [String] {
-        replayer.stderr.split(separator: "\n").map(String.init).filter { $0.localizedCaseInsensitiveContains("mismatch") }
+        replayer.stderr.split(separator: "\n").map(String.init).filter { $0.localizedCaseInsensitiveContains("mismatch:") }
     }
 }
