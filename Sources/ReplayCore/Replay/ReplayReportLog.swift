@@ -38,7 +38,7 @@ public final class ReplayReportLog: Sendable {
         let connections: [[String: Any]] = self.connections.map { report in
             var object: [String: Any] = [
                 "connection": report.connection,
-                "mismatches": report.mismatches,
+                "mismatches": report.steps.filter { $0.result == .mismatch }.map { $0.detail ?? $0.received },
                 "steps": report.steps.map { step -> [String: Any] in
                     var entry: [String: Any] = [
                         "step": step.step, "received": step.received, "kind": step.kind, "result": step.result.rawValue,
