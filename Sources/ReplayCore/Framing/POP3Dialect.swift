@@ -9,7 +9,7 @@ public struct POP3Dialect: ProtocolDialect {
     public var pairing: ReplyPairing { .inOrder }
     public func makeFramer() -> any MessageFramer { POP3Framer() }
 
-    static let saslResponseKind = "(auth response)"
+    static let saslResponseKind = TextCommand.saslResponseKind
     /// Verbs that are commands even though their letters would pass for base64.
     static let verbs: Set<String> = [
         "USER", "PASS", "APOP", "AUTH", "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "QUIT", "TOP", "UIDL", "CAPA",
@@ -29,10 +29,9 @@ public struct POP3Dialect: ProtocolDialect {
             content = command.words.first.map { "APOP " + $0 } ?? "APOP"
             exact = TextCommand.maskingWords(after: 2, in: bytes)
         case "AUTH":
-            content = command.words.first.map { "AUTH " + $0.uppercased() } ?? "AUTH"
-            exact = TextCommand.maskingWords(after: 2, in: bytes)
+            (content, exact) = TextCommand.authKey(command, bytes)
         case let verb where !Self.verbs.contains(verb) && TextCommand.isSASLResponse(bytes):
-            return MessageKey(kind: Self.saslResponseKind, content: Self.saslResponseKind, exact: masks.apply(TextCommand.maskingLine(bytes)))
+            return TextCommand.saslResponseKey(bytes, masks: masks)
         default:
             content = command.verbAndArguments
             exact = bytes

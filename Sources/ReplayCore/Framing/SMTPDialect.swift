@@ -14,7 +14,7 @@ public struct SMTPDialect: ProtocolDialect {
     public func makeFramer() -> any MessageFramer { SMTPFramer() }
 
     static let bodyKind = "(message body)"
-    static let saslResponseKind = "(auth response)"
+    static let saslResponseKind = TextCommand.saslResponseKind
     /// Verbs that are commands even though their letters would pass for base64.
     static let verbs: Set<String> = [
         "HELO", "EHLO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY", "EXPN", "HELP", "NOOP",
@@ -44,10 +44,9 @@ public struct SMTPDialect: ProtocolDialect {
             content = command.verb
             exact = TextCommand.maskingWords(after: 1, in: bytes)
         case "AUTH":
-            content = command.words.first.map { "AUTH " + $0.uppercased() } ?? "AUTH"
-            exact = TextCommand.maskingWords(after: 2, in: bytes)
+            (content, exact) = TextCommand.authKey(command, bytes)
         case let verb where !Self.verbs.contains(verb) && TextCommand.isSASLResponse(bytes):
-            return MessageKey(kind: Self.saslResponseKind, content: Self.saslResponseKind, exact: masks.apply(TextCommand.maskingLine(bytes)))
+            return TextCommand.saslResponseKey(bytes, masks: masks)
         default:
             content = command.verbAndArguments
             exact = bytes

@@ -49,6 +49,19 @@ struct TextCommand: Sendable {
 
     /// Whether the first line is one SASL response token: base64 (possibly empty) or the `*`
     /// that cancels an exchange. Such lines are credentials, never commands.
+    /// The kind of a SASL response line (a client line answering a `+`/`334` challenge).
+    static let saslResponseKind = "(auth response)"
+
+    /// The key of `AUTH MECHANISM [initial-response]`: the mechanism kept, the response masked.
+    static func authKey(_ command: TextCommand, _ message: [UInt8]) -> (content: String, exact: [UInt8]) {
+        (command.words.first.map { "AUTH " + $0.uppercased() } ?? "AUTH", maskingWords(after: 2, in: message))
+    }
+
+    /// The key of a SASL response line: nothing of it is kept.
+    static func saslResponseKey(_ message: [UInt8], masks: MaskSet) -> MessageKey {
+        MessageKey(kind: saslResponseKind, content: saslResponseKind, exact: masks.apply(maskingLine(message)))
+    }
+
     static func isSASLResponse(_ message: [UInt8]) -> Bool {
         let line = firstLineContent(message)
         if line.count == 1, line.first == UInt8(ascii: "*") { return true }
