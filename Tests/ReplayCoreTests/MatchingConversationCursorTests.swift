@@ -154,3 +154,50 @@ struct MatchingConversationCursorTests {
         #expect(seen.count > 20)
     }
 }
+
+@Suite("Mismatch text")
+struct MatchingMismatchTextTests {
+    @Test func binaryMessagesAreShownByTheirContentKeys() {
+        let mismatch = Mismatch(connection: 2, step: 1, reason: .unknownKind, received: [0, 29, 0x12, 0x34, 1, 0],
+                                nearest: [0, 27, 0x56, 0x78, 1, 0], nearestSession: SessionRef(file: "dns.cassette", session: 1),
+                                receivedContent: "A IN three.example.", nearestContent: "A IN one.example.")
+        #expect(mismatch.description == "mismatch: connection 2, client message 1: nothing recorded fits 6 bytes: A IN three.example.; nearest recording (dns.cassette:1) had 6 bytes: A IN one.example., first difference at column 6 of that")
+    }
+
+    @Test func textMessagesAreShownEscapedWithTheirFirstDifference() {
+        let mismatch = Mismatch(connection: 1, step: 3, reason: .notExact, received: utf8("RCPT TO:<b@x>\r\n"),
+                                nearest: utf8("RCPT TO:<a@x>\r\n"), nearestSession: nil, receivedContent: "RCPT <b@x>", nearestContent: "RCPT <a@x>")
+        #expect(mismatch.description == "mismatch: connection 1, client message 3: no recorded message equals \"RCPT TO:<b@x>\\r\\n\"; nearest recording had \"RCPT TO:<a@x>\\r\\n\", first difference at column 10")
+    }
+}
+
+@Suite("ReplaySource")
+struct ReplaySourceTests {
+    @Test func inOrderServesEachSessionOnceUnlessLooping() {
+        let sessions = (1...2).map { S.lines([("EHLO x\r\n", "250 mx\r\n")], id: $0) }
+        let set = ConversationSet(cassettes: [("t.cassette", sessions)])
+        let source = ReplaySource(set: set, match: .similar, onMismatch: .error, inOrder: true, options: ReplayOptions())
+        var followed: [SessionRef?] = []
+        for _ in 1...2 {
+            guard case .replay(var replayer, _) = source.next(writesMayBlock: false) else { Issue.record("exhausted early"); return }
+            _ = replayer.connected(at: 0)
+            followed.append(replayer.followed)
+        }
+        #expect(followed == [SessionRef(file: "t.cassette", session: 1), SessionRef(file: "t.cassette", session: 2)])
+        guard case .exhausted(let connection, let count) = source.next(writesMayBlock: false) else {
+            Issue.record("a third connection should find no session left")
+            return
+        }
+        #expect(connection == 3)
+        #expect(count == 2)
+    }
+
+    @Test func byContentAnyNumberOfConnectionsAreServed() {
+        let set = ConversationSet(cassettes: [("t.cassette", [S.lines([("EHLO x\r\n", "250 mx\r\n")])])])
+        let source = ReplaySource(set: set, match: .similar, onMismatch: .error, inOrder: false, options: ReplayOptions())
+        for _ in 1...5 {
+            guard case .replay = source.next(writesMayBlock: false) else { Issue.record("a connection was refused"); return }
+        }
+        #expect(source.unused.isEmpty == false) // no connection has opened yet
+    }
+}
