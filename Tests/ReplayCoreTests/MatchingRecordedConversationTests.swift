@@ -126,3 +126,28 @@ struct MatchingRedactionWildcardTests {
         #expect(!WildcardPattern.matches(recorded: request?.bytes ?? [], wildcards: request?.wildcards ?? [], live: utf8("AUTH LOGIN\r\n")))
     }
 }
+
+@Suite("RecordedConversation: SMTP pipelining")
+struct MatchingPipeliningTests {
+    @Test func oneWriteAnsweringThreeCommandsIsCutIntoTheirThreeReplies() {
+        let session = S.make([
+            (10, S.s2c("220 mx ESMTP\r\n")),
+            (20, S.c2s("EHLO x\r\n")),
+            (21, S.s2c("250-mx\r\n250 PIPELINING\r\n")),
+            (30, S.c2s("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n")),
+            (35, S.s2c("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n")),
+            (40, S.c2s("Subject: x\r\n\r\nbody\r\n.\r\n")),
+            (45, S.s2c("250 2.0.0 Ok: queued as 4F3A2B\r\n")),
+        ], proto: .smtp)
+        let conversation = RecordedConversation(session: session, file: "t")
+        #expect(conversation.exchanges.map(\.key.kind) == ["(open)", "EHLO", "MAIL", "RCPT", "DATA", "(message body)"])
+        #expect(conversation.exchanges.map(\.replyBytes) == [
+            utf8("220 mx ESMTP\r\n"), utf8("250-mx\r\n250 PIPELINING\r\n"), utf8("250 2.1.0 Ok\r\n"), utf8("250 2.1.5 Ok\r\n"),
+            utf8("354 End data with <CR><LF>.<CR><LF>\r\n"), utf8("250 2.0.0 Ok: queued as 4F3A2B\r\n"),
+        ])
+        // The multi-line EHLO reply written at once stays one write.
+        #expect(conversation.exchanges[1].pieces.count == 1)
+        // Each cut piece keeps the recorded think time from the pipelined request.
+        #expect(conversation.exchanges[2...4].map { $0.pieces.first?.delay } == [ms(5), 0, 0])
+    }
+}

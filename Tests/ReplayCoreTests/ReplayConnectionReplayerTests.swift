@@ -115,3 +115,45 @@ struct ReplayConnectionReplayerTests {
         #expect(sent(replay.timerFired(at: ms(400))) == [utf8("b\n")])
     }
 }
+
+@Suite("ConnectionReplayer: echoed fields")
+struct ReplayConnectionReplayerEchoTests {
+    @Test func anIMAPReplyAfterALiteralCarriesTheTagOfTheCommandItContinues() {
+        let session = S.make([
+            (10, S.s2c("* OK IMAP ready\r\n")),
+            (20, S.c2s("A1 LOGIN {5}\r\n")),
+            (21, S.s2c("+ Ready\r\n")),
+            (30, S.c2s("alice secret\r\n")),
+            (31, S.s2c("A1 OK LOGIN completed\r\n")),
+            (40, S.c2s("A2 LOGOUT\r\n")),
+            (41, S.s2c("* BYE\r\nA2 OK LOGOUT completed\r\n")),
+        ], proto: .imap)
+        let set = ConversationSet(cassettes: [("imap.cassette", [session])])
+        var replay = ConnectionReplayer(set: set, mode: .similar, policy: .error, options: ReplayOptions(noDelay: true), connection: 1, writesMayBlock: false)
+        #expect(sent(replay.connected(at: 0)) == [utf8("* OK IMAP ready\r\n")])
+        #expect(sent(replay.clientData(utf8("x9 LOGIN {5}\r\n"), count: 14, at: ms(1))) == [utf8("+ Ready\r\n")])
+        #expect(sent(replay.clientData(utf8("alice secret\r\n"), count: 14, at: ms(2))) == [utf8("x9 OK LOGIN completed\r\n")])
+        #expect(sent(replay.clientData(utf8("x10 LOGOUT\r\n"), count: 12, at: ms(3))) == [utf8("* BYE\r\nx10 OK LOGOUT completed\r\n")])
+    }
+
+    @Test func aDNSReplyCarriesTheLiveQueryID() {
+        func query(id: UInt16, name: String) -> [UInt8] {
+            var message: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
+            for label in name.split(separator: ".") { message += [UInt8(label.utf8.count)] + Array(label.utf8) }
+            message += [0, 0, 1, 0, 1]
+            return [UInt8(message.count >> 8), UInt8(message.count & 0xFF)] + message
+        }
+        var answer = query(id: 0x1111, name: "one.example")
+        answer[4] = 0x81
+        answer[5] = 0x80
+        let session = S.make([(10, .data(.clientToServer, query(id: 0x1111, name: "one.example"))), (12, .data(.serverToClient, answer))],
+                             server: "127.0.0.1:53", proto: .dns)
+        let set = ConversationSet(cassettes: [("dns.cassette", [session])])
+        var replay = ConnectionReplayer(set: set, mode: .similar, policy: .error, options: ReplayOptions(noDelay: true), connection: 1, writesMayBlock: false)
+        _ = replay.connected(at: 0)
+        let live = query(id: 0xBEEF, name: "one.example")
+        let reply = sent(replay.clientData(live, count: live.count, at: ms(1))).first ?? []
+        #expect(Array(reply.prefix(4)) == [answer[0], answer[1], 0xBE, 0xEF])
+        #expect(Array(reply.dropFirst(4)) == Array(answer.dropFirst(4)))
+    }
+}

@@ -64,6 +64,12 @@ public struct IMAPDialect: ProtocolDialect {
         return MessageKey(kind: literalKind, content: MaskSet.latin1(Array(content(of: exact))), exact: exact)
     }
 
+    /// The rest of a command after a literal, `DONE` after IDLE and AUTHENTICATE responses
+    /// carry no tag: the tagged reply that follows them belongs to the command they continue.
+    public func continuesCommand(kind: String) -> Bool {
+        kind == Self.literalKind || kind == Self.continuationKind || kind == "DONE"
+    }
+
     public func unreplayableReason(recordedRequest: FramedMessage) -> String? {
         let bytes = recordedRequest.bytes
         guard let command = IMAPCommand(bytes) else { return nil }

@@ -25,6 +25,10 @@ public protocol ProtocolDialect: Sendable {
     /// The recorded reply with the fields a server copies from its request (the DNS id, the
     /// IMAP tag) taken from the live request instead; `nil` when nothing needs changing.
     func echo(liveRequest: FramedMessage, recordedRequest: FramedMessage, reply: [UInt8]) -> [UInt8]?
+    /// Whether a client message of this kind continues the command before it rather than
+    /// starting one (IMAP: the rest of a command after a literal, `DONE`, an AUTHENTICATE
+    /// response): its reply echoes the fields of that command (the tag), not its own.
+    func continuesCommand(kind: String) -> Bool
     /// Why this recorded exchange cannot be replayed to another client even when it matches
     /// (PostgreSQL SCRAM: the client's nonce makes the recorded server proof invalid), with the
     /// way out; `nil` for almost everything.
@@ -36,5 +40,6 @@ extension ProtocolDialect {
     public func errorReply(to message: FramedMessage, reason: String) -> [UInt8]? { nil }
     public func echo(liveRequest: FramedMessage, recordedRequest: FramedMessage, reply: [UInt8]) -> [UInt8]? { nil }
     public func unreplayableReason(recordedRequest: FramedMessage) -> String? { nil }
+    public func continuesCommand(kind: String) -> Bool { false }
     public func maskedReply(_ message: FramedMessage, masks: MaskSet) -> [UInt8] { masks.apply(message.bytes) }
 }

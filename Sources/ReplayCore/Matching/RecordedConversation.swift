@@ -185,22 +185,37 @@ public struct RecordedConversation: Sendable {
             waiting.append(exchanges.count - 1)
         }
 
+        /// Cuts one recorded server chunk where its bytes pass from answering one request to
+        /// answering the next; bytes of one chunk that answer the same request stay one write.
         mutating func addServerChunk(_ bytes: [UInt8], at offset: Int64) {
             let messages = framer.serverBytes(bytes)
             var position = 0
+            var pieceStart = 0
+            var pieceOwner = target
             for message in messages {
                 let inThisChunk = max(0, min(bytes.count - position, message.bytes.count - serverPending))
                 serverPending = 0
                 let owner = target
-                if inThisChunk > 0 { addPiece(.send(Array(bytes[position..<(position + inThisChunk)])), to: owner, at: offset) }
+                if owner != pieceOwner {
+                    if position > pieceStart { addPiece(.send(Array(bytes[pieceStart..<position])), to: pieceOwner, at: offset) }
+                    pieceStart = position
+                    pieceOwner = owner
+                }
                 position += inThisChunk
                 appendMasked(message, to: owner)
                 if message.completesReply, dialect.pairing == .inOrder, waitingStart < waiting.count { waitingStart += 1 }
             }
+            // What no completed message took yet belongs to the message in progress.
+            let rest = target
             if position < bytes.count {
                 serverPending += bytes.count - position
-                addPiece(.send(Array(bytes[position...])), to: target, at: offset)
+                if rest != pieceOwner {
+                    if position > pieceStart { addPiece(.send(Array(bytes[pieceStart..<position])), to: pieceOwner, at: offset) }
+                    pieceStart = position
+                    pieceOwner = rest
+                }
             }
+            if bytes.count > pieceStart { addPiece(.send(Array(bytes[pieceStart...])), to: pieceOwner, at: offset) }
         }
 
         mutating func appendMasked(_ message: FramedMessage, to exchange: Int) {

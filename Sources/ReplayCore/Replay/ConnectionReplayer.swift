@@ -18,6 +18,9 @@ public struct ConnectionReplayer: Sendable {
     private var stoppedAnswering = false
     private var echoNoted = false
     private var unreplayableNoted = false
+    /// The live and recorded messages of the last command that started one (not a continuation):
+    /// what a continuation's reply echoes.
+    private var echoAnchor: (live: FramedMessage, recorded: FramedMessage)?
     public private(set) var report: ConnectionReport
 
     /// Replays a compiled plan (`--match bytes`, `--match none`).
@@ -155,7 +158,13 @@ public struct ConnectionReplayer: Sendable {
                                   session: conversation.ref, exchange: choice.exchange, skipped: choice.skipped))
         var pieces = exchange.pieces
         if echoes, let message, let recorded = exchange.request {
-            let echoed = echo(message, recorded, into: pieces)
+            var source = (live: message, recorded: recorded)
+            if dialect.continuesCommand(kind: kind), let anchor = echoAnchor {
+                source = anchor
+            } else {
+                echoAnchor = source
+            }
+            let echoed = echo(source.live, source.recorded, into: pieces)
             if echoed.changed, !echoNoted {
                 echoNoted = true
                 actions.append(.note(ReplayNote(.info, "replies carry fields copied from this client's requests (\(dialect.wireProtocol.rawValue): the id or tag); --match bytes sends recorded bytes unchanged")))
