@@ -187,7 +187,7 @@ struct ReplayCommand: AsyncParsableCommand {
         try? await replayServer.closeFuture.get()
         stopper.cancel()
         let unused = source.unused
-        logger.info("stopped: \(source.reports.summary(unused: unused))")
+        logger.info("stopped: \(source.reports.summary(unused: unused, byMessages: source.byMessages))")
         if let report {
             do {
                 let data = try source.reports.json(unused: unused)

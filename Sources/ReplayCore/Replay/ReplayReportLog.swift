@@ -19,8 +19,14 @@ public final class ReplayReportLog: Sendable {
     }
 
     /// One line for the end of a run (and SIGINT/SIGTERM).
-    public func summary(unused: [SessionRef]) -> String {
+    /// `byMessages` false (`--match bytes`, `none`): nothing was framed, so only connections count.
+    public func summary(unused: [SessionRef], byMessages: Bool = true) -> String {
         let all = connections
+        guard byMessages else {
+            var line = "\(all.count) connection\(all.count == 1 ? "" : "s") served in accept order"
+            if !unused.isEmpty { line += "; \(unused.count) session\(unused.count == 1 ? "" : "s") never served" }
+            return line
+        }
         let mismatched = all.filter { $0.mismatches > 0 }.count
         let messages = all.reduce(0) { $0 + $1.steps.filter { $0.step > 0 }.count }
         let matched = all.reduce(0) { $0 + $1.steps.filter { $0.step > 0 && $0.result == .matched }.count }

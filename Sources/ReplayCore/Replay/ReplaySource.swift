@@ -47,6 +47,12 @@ public final class ReplaySource: Sendable {
         }
     }
 
+    /// Whether connections are answered by messages (`similar`, `exact`).
+    public var byMessages: Bool {
+        if case .messages = mode { return true }
+        return false
+    }
+
     /// Sessions no connection followed.
     public var unused: [SessionRef] {
         switch mode {
