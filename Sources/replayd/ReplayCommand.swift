@@ -118,6 +118,43 @@ struct ReplayCommand: AsyncParsableCommand {
         let endpoint = try Self.parseListen(listen)
         let logger = bootstrapLogging(label: "replayd.replay", quiet: quiet)
         let matchMode = MatchMode(rawValue: match) ?? .similar
+        // Built in a function of its own so the loaded sessions are freed once compiled.
+        let source = try makeSource(matchMode: matchMode, logger: logger)
+
+        let replayServer: ReplayServer
+        do {
+            replayServer = try await ReplayServer.start(host: endpoint.host, port: endpoint.port, source: source, logger: logger)
+        } catch {
+            throw failure(CommandError("cannot listen on \(listen): \(error)"))
+        }
+
+        // Stop on SIGINT/SIGTERM: close the listener, which ends the wait below.
+        let signals = SignalWaiter(signals: [SIGINT, SIGTERM])
+        let stopper = Task {
+            _ = await signals.next()
+            replayServer.stopNow()
+        }
+
+        printToStandardError("listening on \(replayServer.listeningDescription)")
+        let count = source.sessionCount
+        logger.info("replaying \(count) session\(count == 1 ? "" : "s") from \(cassettes.joined(separator: ", ")), --match \(matchMode.rawValue)\(loop ? " in a loop" : "")")
+        try? await replayServer.closeFuture.get()
+        stopper.cancel()
+        let unused = source.unused
+        logger.info("stopped: \(source.reports.summary(unused: unused, byMessages: source.byMessages))")
+        if let report {
+            do {
+                let data = try source.reports.json(unused: unused)
+                try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: report), options: .atomic)
+            } catch {
+                throw failure(CommandError("\(report): cannot write the report: \(error)"))
+            }
+        }
+    }
+
+    /// Loads the cassettes, picks the sessions asked for and compiles them into what each
+    /// connection will replay.
+    func makeSource(matchMode: MatchMode, logger: Logger) throws -> ReplaySource {
         let policy = MismatchPolicy(rawValue: onMismatch) ?? .error
         let forced = proto.flatMap(WireProtocol.init(rawValue:))
 
@@ -162,40 +199,13 @@ struct ReplayCommand: AsyncParsableCommand {
             let grouped = Dictionary(grouping: chosen, by: \.ref.file)
             let set = ConversationSet(cassettes: cassettes.compactMap { file in grouped[file].map { (file, $0.map(\.session)) } },
                                       masks: masks, proto: forced)
-            source = ReplaySource(set: set, match: matchMode, onMismatch: policy, inOrder: inOrder, options: options)
+            source = ReplaySource(set: set, match: matchMode, onMismatch: policy, inOrder: inOrder, options: options,
+                                  keepsReports: report != nil)
         case .bytes, .none:
             source = ReplaySource(sessions: chosen, match: matchMode, options: options)
         }
 
-        let replayServer: ReplayServer
-        do {
-            replayServer = try await ReplayServer.start(host: endpoint.host, port: endpoint.port, source: source, logger: logger)
-        } catch {
-            throw failure(CommandError("cannot listen on \(listen): \(error)"))
-        }
-
-        // Stop on SIGINT/SIGTERM: close the listener, which ends the wait below.
-        let signals = SignalWaiter(signals: [SIGINT, SIGTERM])
-        let stopper = Task {
-            _ = await signals.next()
-            replayServer.stopNow()
-        }
-
-        printToStandardError("listening on \(replayServer.listeningDescription)")
-        let count = source.sessionCount
-        logger.info("replaying \(count) session\(count == 1 ? "" : "s") from \(cassettes.joined(separator: ", ")), --match \(matchMode.rawValue)\(loop ? " in a loop" : "")")
-        try? await replayServer.closeFuture.get()
-        stopper.cancel()
-        let unused = source.unused
-        logger.info("stopped: \(source.reports.summary(unused: unused, byMessages: source.byMessages))")
-        if let report {
-            do {
-                let data = try source.reports.json(unused: unused)
-                try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: report), options: .atomic)
-            } catch {
-                throw failure(CommandError("\(report): cannot write the report: \(error)"))
-            }
-        }
+        return source
     }
 
     /// The user's masks and the cassettes' own.

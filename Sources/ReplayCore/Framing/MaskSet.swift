@@ -52,7 +52,9 @@ public struct MaskSet: Sendable {
         return result
     }
 
-    static func latin1(_ bytes: [UInt8]) -> String {
+    static func latin1(_ bytes: some Collection<UInt8>) -> String {
+        // ASCII is the same in Latin-1 and UTF-8, and decoding UTF-8 is the fast path.
+        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
         var scalars = String.UnicodeScalarView()
         scalars.append(contentsOf: bytes.map { Unicode.Scalar($0) })
         return String(scalars)

@@ -31,6 +31,15 @@ public struct ConversationCursor: Sendable {
         case mismatch(Mismatch)
         /// The client's FIN, where no recording had one: nothing to answer.
         case nothingRecorded
+
+        /// Whether a log line about this outcome quotes the client's message.
+        var needsText: Bool {
+            switch self {
+            case .synthesized: return true
+            case .matched(let choice): return choice.skipped > 0
+            case .mismatch, .nothingRecorded: return false
+            }
+        }
     }
 
     public let set: ConversationSet
@@ -120,41 +129,61 @@ public struct ConversationCursor: Sendable {
         return choice
     }
 
-    /// The best edge of the message's kind at `node`, and the conversation to follow on it.
+    /// The conversation to follow from `node` for a message with `key`, and the edge it takes:
+    /// the strongest level any conversation leaving the node reaches, then the least served of
+    /// those (the one followed now among equals, then the earliest recorded). Key lookups only.
     private func choose(at node: Int, key: MessageKey, live: [UInt8], skippedTo exchange: Int) -> (Choice, Int)? {
-        guard let edgeNumbers = set.index.nodes[node].edgesByKind[key.kind] else { return nil }
-        var best: (level: MatchLevel, served: Int, conversation: Int, edge: Int)?
-        for edgeNumber in edgeNumbers {
-            let edge = set.index.edges[edgeNumber]
-            var level = MatchLevel.kind
-            var bucket = edge.all
-            if let exact = edge.byExact[key.exact] {
-                level = .exact
-                bucket = exact
-            } else if let wildcarded = wildcardMatches(edge, live: live, exchange: set.index.nodes[node].depth) {
-                level = .exact
-                bucket = wildcarded
-            } else if let content = edge.byContent[key.content] {
-                level = .content
-                bucket = content
-            }
-            if mode == .exact, level != .exact { continue }
-            guard let pick = set.served.leastServed(bucket, asking: lead) else { continue }
-            if let current = best {
-                if current.level > level { continue }
-                if current.level == level, (current.served, current.conversation) <= (pick.served, pick.conversation) { continue }
-            }
-            best = (level, pick.served, pick.conversation, edgeNumber)
+        let index = set.index
+        let here = index.nodes[node]
+        var level: MatchLevel
+        var bucket: [Int]
+        if let exact = here.byExact[key.exact], let first = exact.first, kind(of: first, at: here.depth) == key.kind {
+            (level, bucket) = (.exact, exact)
+        } else if let wildcarded = wildcardMatches(here, key: key, live: live) {
+            (level, bucket) = (.exact, wildcarded)
+        } else if let content = here.byContent[ConversationIndex.contentKey(key)] {
+            (level, bucket) = (.content, content)
+        } else if let kind = here.byKind[key.kind] {
+            (level, bucket) = (.kind, kind)
+        } else {
+            return nil
         }
-        guard let best else { return nil }
-        let depth = set.index.nodes[node].depth
-        return (Choice(conversation: best.conversation, exchange: depth, level: best.level, skipped: max(0, depth - nextExchange)), best.edge)
+        if mode == .exact, level != .exact { return nil }
+        guard var pick = set.served.leastServed(bucket, asking: lead) else { return nil }
+        // Stay with the conversation followed now unless another was served less: switching
+        // between equals gains nothing and makes the timing come from a different recording.
+        if let lead, lead != pick.conversation, follows(lead, node: node, depth: here.depth, key: key, level: level) {
+            let served = set.served.count(lead) - 1
+            if served <= pick.served { pick = (lead, served) }
+        }
+        let edge = index.edgePaths[pick.conversation][here.depth]
+        let choice = Choice(conversation: pick.conversation, exchange: here.depth, level: level,
+                            skipped: max(0, here.depth - nextExchange))
+        return (choice, edge)
     }
 
-    private func wildcardMatches(_ edge: ConversationIndex.Edge, live: [UInt8], exchange: Int) -> [Int]? {
-        guard !edge.withWildcards.isEmpty else { return nil }
-        let matching = edge.withWildcards.filter { conversation in
-            guard let request = set.conversations[conversation].exchanges[exchange].request else { return false }
+    private func kind(of conversation: Int, at exchange: Int) -> String {
+        set.conversations[conversation].exchanges[exchange].key.kind
+    }
+
+    /// Whether `conversation` leaves `node` with a message that reaches `level` for `key`.
+    private func follows(_ conversation: Int, node: Int, depth: Int, key: MessageKey, level: MatchLevel) -> Bool {
+        guard set.index.node(before: depth, of: conversation) == node else { return false }
+        let exchanges = set.conversations[conversation].exchanges
+        guard depth < exchanges.count else { return false }
+        let recorded = exchanges[depth].key
+        switch level {
+        case .exact: return recorded.exact == key.exact
+        case .content: return recorded.kind == key.kind && recorded.content == key.content
+        case .kind: return recorded.kind == key.kind
+        }
+    }
+
+    private func wildcardMatches(_ node: ConversationIndex.Node, key: MessageKey, live: [UInt8]) -> [Int]? {
+        guard !node.withWildcards.isEmpty else { return nil }
+        let matching = node.withWildcards.filter { conversation in
+            let exchange = set.conversations[conversation].exchanges[node.depth]
+            guard let request = exchange.request, exchange.key.kind == key.kind || request.wildcards.contains(where: { $0.lowerBound == 0 }) else { return false }
             return WildcardPattern.matches(recorded: request.bytes, wildcards: request.wildcards, live: live)
         }
         return matching.isEmpty ? nil : matching

@@ -1,46 +1,53 @@
 /// Every recorded conversation merged into one tree on their client messages, so that choosing
-/// a conversation for a live message looks keys up instead of scanning sessions.
+/// a conversation for a live message looks keys up instead of scanning sessions or replies.
 ///
 /// A node is a state of the conversation: the conversations in it have had client messages of
 /// the same kinds and replies equal after masks, step for step. An edge leaves a node for one
-/// kind of client message and one masked reply (and ending); it indexes the conversations that
-/// take it by their message's content and exact keys. So a live message costs one dictionary
-/// lookup per edge of its kind at the current node (the number of distinct recorded replies),
-/// whatever the number of recorded sessions.
+/// kind of client message and one masked reply (and ending). Each node indexes the
+/// conversations leaving it by their next message's kind, content and exact keys, so a live
+/// message costs a few dictionary lookups whatever the number of recorded sessions and of
+/// distinct replies (a Postfix refusal names its recipient: thousands of replies at one step).
 public struct ConversationIndex: Sendable {
     /// One way out of a node.
     public struct Edge: Sendable {
         public var kind: String
         /// The node this edge leads to.
         public var child: Int
-        /// Conversations taking this edge, in recorded order.
-        public var all: [Int]
-        public var byContent: [String: [Int]]
-        public var byExact: [[UInt8]: [Int]]
-        /// Conversations whose message at this step has bytes the recording does not know.
-        public var withWildcards: [Int]
     }
 
     public struct Node: Sendable {
         /// How many exchanges lead here (the opening counts): the index of the next exchange.
         public var depth: Int
         /// Edge numbers by message kind.
-        public var edgesByKind: [String: [Int]]
+        public var edgesByKind: [String: [Int]] = [:]
+        /// Conversations leaving this node, in recorded order, by their next message's keys.
+        public var byKind: [String: [Int]] = [:]
+        /// Keyed by `contentKey(kind:content:)`.
+        public var byContent: [String: [Int]] = [:]
+        public var byExact: [[UInt8]: [Int]] = [:]
+        /// Conversations whose next message has bytes the recording does not know.
+        public var withWildcards: [Int] = []
+
+        init(depth: Int) { self.depth = depth }
     }
 
     public private(set) var nodes: [Node]
     public private(set) var edges: [Edge]
     /// For each conversation, the node reached after each of its exchanges.
     public private(set) var paths: [[Int]]
+    /// For each conversation, the edge it takes at each of its exchanges.
+    public private(set) var edgePaths: [[Int]]
 
     /// The node every connection starts at, before the opening.
     public static let root = 0
 
     public init(conversations: [RecordedConversation]) {
-        nodes = [Node(depth: 0, edgesByKind: [:])]
+        nodes = [Node(depth: 0)]
         edges = []
         paths = []
+        edgePaths = []
         paths.reserveCapacity(conversations.count)
+        edgePaths.reserveCapacity(conversations.count)
         struct EdgeKey: Hashable {
             var node: Int
             var kind: String
@@ -50,7 +57,9 @@ public struct ConversationIndex: Sendable {
         for (index, conversation) in conversations.enumerated() {
             var node = Self.root
             var path: [Int] = []
+            var edgePath: [Int] = []
             path.reserveCapacity(conversation.exchanges.count)
+            edgePath.reserveCapacity(conversation.exchanges.count)
             for exchange in conversation.exchanges {
                 let key = EdgeKey(node: node, kind: exchange.key.kind, signature: Self.signature(exchange))
                 let edgeNumber: Int
@@ -58,21 +67,26 @@ public struct ConversationIndex: Sendable {
                     edgeNumber = existing
                 } else {
                     edgeNumber = edges.count
-                    nodes.append(Node(depth: nodes[node].depth + 1, edgesByKind: [:]))
-                    edges.append(Edge(kind: exchange.key.kind, child: nodes.count - 1, all: [], byContent: [:], byExact: [:], withWildcards: []))
+                    nodes.append(Node(depth: nodes[node].depth + 1))
+                    edges.append(Edge(kind: exchange.key.kind, child: nodes.count - 1))
                     nodes[node].edgesByKind[exchange.key.kind, default: []].append(edgeNumber)
                     edgeByKey[key] = edgeNumber
                 }
-                edges[edgeNumber].all.append(index)
-                edges[edgeNumber].byContent[exchange.key.content, default: []].append(index)
-                edges[edgeNumber].byExact[exchange.key.exact, default: []].append(index)
-                if let request = exchange.request, !request.wildcards.isEmpty { edges[edgeNumber].withWildcards.append(index) }
+                nodes[node].byKind[exchange.key.kind, default: []].append(index)
+                nodes[node].byContent[Self.contentKey(exchange.key), default: []].append(index)
+                nodes[node].byExact[exchange.key.exact, default: []].append(index)
+                if let request = exchange.request, !request.wildcards.isEmpty { nodes[node].withWildcards.append(index) }
                 node = edges[edgeNumber].child
                 path.append(node)
+                edgePath.append(edgeNumber)
             }
             paths.append(path)
+            edgePaths.append(edgePath)
         }
     }
+
+    /// The content level is compared within a kind.
+    static func contentKey(_ key: MessageKey) -> String { key.kind + "\u{0}" + key.content }
 
     /// What makes two recorded replies the same: the masked reply bytes and how it ended.
     static func signature(_ exchange: RecordedExchange) -> [UInt8] {

@@ -22,6 +22,8 @@ public struct ConnectionReplayer: Sendable {
     /// what a continuation's reply echoes.
     private var echoAnchor: (live: FramedMessage, recorded: FramedMessage)?
     public private(set) var report: ConnectionReport
+    /// Whether every step is kept in the report (`--report`), or only counted.
+    private let keepsSteps: Bool
 
     /// Replays a compiled plan (`--match bytes`, `--match none`).
     public init(plan: ReplayPlan, options: ReplayOptions, connection: Int, session: SessionRef?, writesMayBlock: Bool) {
@@ -29,13 +31,15 @@ public struct ConnectionReplayer: Sendable {
         dialect = OpaqueDialect()
         policy = .continue
         echoes = false
+        keepsSteps = false
         report = ConnectionReport(connection: connection, followed: session)
     }
 
     /// Replays by messages from `set` (`--match similar`, `--match exact`); with `only`, follows
     /// that conversation alone.
     public init(set: ConversationSet, mode: MatchMode, policy: MismatchPolicy, options: ReplayOptions,
-                connection: Int, only: Int? = nil, writesMayBlock: Bool) {
+                connection: Int, only: Int? = nil, keepsSteps: Bool = true, writesMayBlock: Bool) {
+        self.keepsSteps = keepsSteps
         machine = ReplayMachine(openEndedSession: 0, options: options, writesMayBlock: writesMayBlock)
         cursor = ConversationCursor(set: set, mode: mode, connection: connection, only: only)
         dialect = set.defaultProtocol.dialect
@@ -117,7 +121,8 @@ public struct ConnectionReplayer: Sendable {
         let key = message.map { dialect.key(ofClient: $0, masks: cursor.set.masks) } ?? RecordedExchange.finKey
         let outcome = cursor.receive(message, key: key, dialect: dialect)
         self.cursor = cursor
-        let received = message.map { Escaped.text($0.bytes) } ?? "<FIN>"
+        // The escaped text is for the report and for notes: made only when one of them needs it.
+        let received = !keepsSteps && !outcome.needsText ? "" : (message.map { Escaped.text($0.bytes) } ?? "<FIN>")
         let stepNumber = message == nil ? 0 : cursor.messages
         switch outcome {
         case .matched(let choice):
@@ -125,8 +130,8 @@ public struct ConnectionReplayer: Sendable {
         case .nothingRecorded:
             return []
         case .synthesized(let reply):
-            report.steps.append(.init(step: stepNumber, received: received, kind: key.kind, result: .synthesized, skipped: 0,
-                                      detail: "not recorded; the protocol's plain reply was sent"))
+            report.add(.init(step: stepNumber, received: received, kind: key.kind, result: .synthesized, skipped: 0,
+                             detail: "not recorded; the protocol's plain reply was sent"), keep: keepsSteps)
             var actions: [ReplayAction] = [.note(ReplayNote(.info, "client message \(stepNumber) \"\(received)\" was not recorded; answered with the protocol's plain reply (synthesized)"))]
             actions += sendNow(reply, at: now)
             return actions
@@ -141,12 +146,7 @@ public struct ConnectionReplayer: Sendable {
         let conversation = cursor.set.conversations[choice.conversation]
         let exchange = conversation.exchanges[choice.exchange]
         var actions: [ReplayAction] = []
-        if report.followed != conversation.ref {
-            if let previous = report.followed {
-                actions.append(.note(ReplayNote(.debug, "client message \(step) chose session \(conversation.ref) (was following \(previous))")))
-            }
-            report.followed = conversation.ref
-        }
+        if report.followed != conversation.ref { report.followed = conversation.ref }
         if choice.skipped > 0, message != nil {
             actions.append(.note(ReplayNote(.info, "client message \(step) \"\(received)\" skipped \(choice.skipped) recorded client message\(choice.skipped == 1 ? "" : "s") of session \(conversation.ref)")))
         }
@@ -154,8 +154,8 @@ public struct ConnectionReplayer: Sendable {
             unreplayableNoted = true
             actions.append(.note(ReplayNote(.warning, "mismatch: connection \(report.connection), client message \(step): \(reason)")))
         }
-        report.steps.append(.init(step: step, received: received, kind: kind, result: .matched, level: choice.level,
-                                  session: conversation.ref, exchange: choice.exchange, skipped: choice.skipped))
+        report.add(.init(step: step, received: received, kind: kind, result: .matched, level: choice.level,
+                         session: conversation.ref, exchange: choice.exchange, skipped: choice.skipped), keep: keepsSteps)
         var pieces = exchange.pieces
         if echoes, let message, let recorded = exchange.request {
             var source = (live: message, recorded: recorded)
@@ -178,8 +178,9 @@ public struct ConnectionReplayer: Sendable {
     }
 
     private mutating func handle(_ mismatch: Mismatch, message: FramedMessage?, received: String, kind: String, at now: Int64) -> [ReplayAction] {
-        report.steps.append(.init(step: mismatch.step, received: received, kind: kind, result: .mismatch, skipped: 0,
-                                  detail: mismatch.description))
+        let step = ConnectionReport.Step(step: mismatch.step, received: received, kind: kind, result: .mismatch, skipped: 0,
+                                         detail: mismatch.description)
+        report.add(step, keep: keepsSteps)
         var actions: [ReplayAction] = [.note(ReplayNote(.warning, "\(mismatch); --on-mismatch \(policy.rawValue)"))]
         switch policy {
         case .error:
@@ -198,9 +199,9 @@ public struct ConnectionReplayer: Sendable {
         case .continue:
             if var cursor, let choice = cursor.forceNext() {
                 self.cursor = cursor
-                report.steps.removeLast()
+                report.removeLast(step)
                 actions += play(choice, for: message, received: received, kind: kind, step: mismatch.step, at: now)
-                if let last = report.steps.indices.last { report.steps[last].detail = "sent the recorded reply anyway (--on-mismatch continue)" }
+                if keepsSteps, let last = report.steps.indices.last { report.steps[last].detail = "sent the recorded reply anyway (--on-mismatch continue)" }
             } else {
                 actions += machine.end(.endedOnMismatch(.close), with: .close)
             }

@@ -31,9 +31,16 @@ public struct ConnectionReport: Sendable, Equatable {
     public var client: String?
     /// The recorded session the connection followed last.
     public var followed: SessionRef?
+    /// Every step, when the report is kept (`--report`); empty otherwise, to keep a long-running
+    /// server's memory flat.
     public var steps: [Step] = []
     /// How the connection ended, in words.
     public var outcome: String?
+    /// Client messages (the FIN not counted), and how they were answered.
+    public private(set) var messages = 0
+    public private(set) var matched = 0
+    public private(set) var synthesized = 0
+    public private(set) var mismatches = 0
 
     public init(connection: Int, client: String? = nil, followed: SessionRef? = nil) {
         self.connection = connection
@@ -41,5 +48,25 @@ public struct ConnectionReport: Sendable, Equatable {
         self.followed = followed
     }
 
-    public var mismatches: Int { steps.filter { $0.result == .mismatch }.count }
+    /// Counts a step, and keeps it when `keep` is true.
+    public mutating func add(_ step: Step, keep: Bool) {
+        if step.step > 0 { messages += 1 }
+        switch step.result {
+        case .matched: if step.step > 0 { matched += 1 }
+        case .synthesized: synthesized += 1
+        case .mismatch: mismatches += 1
+        }
+        if keep { steps.append(step) }
+    }
+
+    /// Takes back the last step counted (`--on-mismatch continue` turns a mismatch into a match).
+    public mutating func removeLast(_ step: Step) {
+        if step.step > 0 { messages -= 1 }
+        switch step.result {
+        case .matched: if step.step > 0 { matched -= 1 }
+        case .synthesized: synthesized -= 1
+        case .mismatch: mismatches -= 1
+        }
+        if steps.last == step { steps.removeLast() }
+    }
 }

@@ -178,13 +178,9 @@ final class ReplayHandler: ChannelInboundHandler {
                 logger.debug("recording exhausted, server silent: holding the connection until the client closes")
             }
         case .note(let note):
-            var noteLogger = logger
-            if let followed = machine.followed { noteLogger[metadataKey: "session"] = "\(followed)" }
-            switch note.level {
-            case .debug: noteLogger.debug("\(note.message)")
-            case .info: noteLogger.info("\(note.message)")
-            case .warning: noteLogger.warning("\(note.message)")
-            }
+            let level: Logger.Level = note.level == .debug ? .debug : note.level == .info ? .info : .warning
+            // Metadata per call, not a logger copy per note: swift-log builds it only when the level logs.
+            logger.log(level: level, "\(note.message)", metadata: machine.followed.map { ["session": "\($0)"] })
         case .warnGapSkipped(let bytes):
             logger.warning("the recording lost \(bytes) server bytes here (a capture gap); they cannot be replayed and are skipped")
         }
@@ -211,16 +207,14 @@ final class ReplayHandler: ChannelInboundHandler {
         reported = true
         let entry = machine.finishReport(client: clientName)
         reports?.add(entry)
+        guard logger.logLevel <= .info else { return }
         let plan = machine.machine.plan
         var line: String
         if machine.readsClientBytes {
             line = "connection \(entry.connection)"
             if let followed = entry.followed { line += " followed session \(followed)" }
-            let messages = entry.steps.filter { $0.step > 0 }
-            let matched = messages.filter { $0.result == .matched }.count
-            line += ": \(messages.count) client message\(messages.count == 1 ? "" : "s"), \(matched) matched"
-            let synthesized = entry.steps.filter { $0.result == .synthesized }.count
-            if synthesized > 0 { line += ", \(synthesized) synthesized" }
+            line += ": \(entry.messages) client message\(entry.messages == 1 ? "" : "s"), \(entry.matched) matched"
+            if entry.synthesized > 0 { line += ", \(entry.synthesized) synthesized" }
             if entry.mismatches > 0 { line += ", \(entry.mismatches) mismatched" }
             line += "; sent \(machine.machine.bytesSent) server bytes, received \(machine.machine.bytesReceived) client bytes"
         } else {

@@ -5,12 +5,31 @@ import NIOConcurrencyHelpers
 /// `--report` file: per connection, the session it followed and each step matched or not;
 /// the sessions no connection used.
 public final class ReplayReportLog: Sendable {
-    private let entries = NIOLockedValueBox<[ConnectionReport]>([])
+    private struct Totals {
+        var connections = 0
+        var messages = 0
+        var matched = 0
+        var withMismatches = 0
+    }
 
-    public init() {}
+    private let entries = NIOLockedValueBox<[ConnectionReport]>([])
+    private let totals = NIOLockedValueBox(Totals())
+    /// Whether each connection's report is kept (for `--report`); otherwise only totals, so a
+    /// long-running server's memory stays flat.
+    public let keepsConnections: Bool
+
+    public init(keepsConnections: Bool = true) {
+        self.keepsConnections = keepsConnections
+    }
 
     public func add(_ report: ConnectionReport) {
-        entries.withLockedValue { $0.append(report) }
+        totals.withLockedValue { totals in
+            totals.connections += 1
+            totals.messages += report.messages
+            totals.matched += report.matched
+            if report.mismatches > 0 { totals.withMismatches += 1 }
+        }
+        if keepsConnections { entries.withLockedValue { $0.append(report) } }
     }
 
     /// Every connection reported so far, in connection order.
@@ -21,16 +40,17 @@ public final class ReplayReportLog: Sendable {
     /// One line for the end of a run (and SIGINT/SIGTERM).
     /// `byMessages` false (`--match bytes`, `none`): nothing was framed, so only connections count.
     public func summary(unused: [SessionRef], byMessages: Bool = true) -> String {
-        let all = connections
+        let totals = totals.withLockedValue { $0 }
+        let count = totals.connections
         guard byMessages else {
-            var line = "\(all.count) connection\(all.count == 1 ? "" : "s") served in accept order"
+            var line = "\(count) connection\(count == 1 ? "" : "s") served in accept order"
             if !unused.isEmpty { line += "; \(unused.count) session\(unused.count == 1 ? "" : "s") never served" }
             return line
         }
-        let mismatched = all.filter { $0.mismatches > 0 }.count
-        let messages = all.reduce(0) { $0 + $1.steps.filter { $0.step > 0 }.count }
-        let matched = all.reduce(0) { $0 + $1.steps.filter { $0.step > 0 && $0.result == .matched }.count }
-        var line = "\(all.count) connection\(all.count == 1 ? "" : "s"), \(messages) client message\(messages == 1 ? "" : "s"), \(matched) matched"
+        let mismatched = totals.withMismatches
+        let messages = totals.messages
+        let matched = totals.matched
+        var line = "\(count) connection\(count == 1 ? "" : "s"), \(messages) client message\(messages == 1 ? "" : "s"), \(matched) matched"
         line += ", \(mismatched) connection\(mismatched == 1 ? "" : "s") with mismatches"
         if !unused.isEmpty {
             let names = unused.prefix(10).map(\.description).joined(separator: ", ")

@@ -20,13 +20,15 @@ public final class ReplaySource: Sendable {
     private let mode: Mode
     private let options: ReplayOptions
     private let accepted = NIOLockedValueBox(0)
-    public let reports = ReplayReportLog()
+    public let reports: ReplayReportLog
 
-    /// Replay by messages.
-    public init(set: ConversationSet, match: MatchMode, onMismatch: MismatchPolicy, inOrder: Bool, options: ReplayOptions) {
+    /// Replay by messages. `keepsReports`: keep every connection's steps (for `--report`).
+    public init(set: ConversationSet, match: MatchMode, onMismatch: MismatchPolicy, inOrder: Bool, options: ReplayOptions,
+                keepsReports: Bool = true) {
         precondition(match == .similar || match == .exact, "by messages means similar or exact")
         mode = .messages(set, match, onMismatch, inOrder: inOrder)
         self.options = options
+        reports = ReplayReportLog(keepsConnections: keepsReports)
     }
 
     /// Replay compiled plans in accept order: `bytes` waits for client byte counts, `none` for nothing.
@@ -37,6 +39,7 @@ public final class ReplaySource: Sendable {
         }
         mode = .plans(plans, sessions.map(\.ref))
         self.options = options
+        reports = ReplayReportLog(keepsConnections: false)
     }
 
     /// How many recorded sessions the source holds.
@@ -80,7 +83,8 @@ public final class ReplaySource: Sendable {
                 only = index % count
             }
             return .replay(ConnectionReplayer(set: set, mode: match, policy: policy, options: options, connection: connection,
-                                              only: only, writesMayBlock: writesMayBlock), connection: connection)
+                                              only: only, keepsSteps: reports.keepsConnections, writesMayBlock: writesMayBlock),
+                           connection: connection)
         case .plans(let plans, let refs):
             guard !plans.isEmpty, index < plans.count || options.loop else { return .exhausted(connection: connection, sessions: plans.count) }
             let slot = index % plans.count
