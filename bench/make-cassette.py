@@ -12,7 +12,8 @@
       queue id in the final 250. So the conversation tree branches at RCPT and at the message.
 
   make-cassette.py timing OUT --mode chunks|steps [--count 200] [--min-ms 1] [--max-ms 500] [--seed S]
-      One line-protocol session with COUNT delays drawn log-uniform from MIN-MAX ms:
+      One line-protocol session with COUNT delays drawn log-uniform from MIN-MAX ms, after a
+      greeting line "READY":
       chunks: the client sends "GO", the server answers with COUNT lines, line i DELAY[i] after
               the one before it (the first DELAY[0] after GO);
       steps:  COUNT request/reply steps: "STEP i" is answered DELAY[i] after it, and the client
@@ -140,6 +141,9 @@ def timing(args):
     with open(args.out, "w", encoding="utf-8") as out:
         w = Writer(out)
         w.event(1, 0.0, "open", client="127.0.0.1:40000", server="127.0.0.1:7000", start=start_time(1))
+        # A greeting first, so the client's clock starts once the connection is set up on the
+        # replay side (accepting and registering a connection is not a recorded delay).
+        w.event(1, 0.0005, "data", dir="s2c", text="READY\r\n")
         t = 0.001
         if args.mode == "chunks":
             w.event(1, t, "data", dir="c2s", text="GO\r\n")

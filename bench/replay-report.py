@@ -78,8 +78,8 @@ def main():
         if recording:
             lines.append(f"Recorded: {recording['sessions']} sessions, {recording['cassette_bytes']} bytes, "
                          f"{recording['distinct_server_chunks']} distinct server chunks, {recording.get('distinct_client_chunks')} distinct client chunks.")
-        lines += ["", "| server | sessions/s, median (min-max) | vs smtp-sink | server CPU µs per session | peak RSS MB | failed runs |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "| server | sessions/s, median (min-max) | vs smtp-sink | server CPU µs per session | smtp-source CPU µs per session | peak RSS MB | failed runs |",
+                  "|---|---|---|---|---|---|---|"]
         rate = {}
         cpu = {}
         for name in ("smtp-sink", "similar", "bytes"):
@@ -89,7 +89,8 @@ def main():
             cpu[name] = [r["sample"]["cpu_s"] / r["messages"] * 1e6 for r in good if r.get("sample", {}).get("cpu_s") is not None]
             rss = [r.get("peak_rss_kb", 0) / 1024 for r in good]
             versus = f"{statistics.median(rate[name]) / statistics.median(rate['smtp-sink']):.2f}x" if rate[name] and rate.get("smtp-sink") else "n/a"
-            lines.append(f"| {name} | {median_range(rate[name])} | {versus} | {median_range(cpu[name])} | "
+            source_cpu = [r["source_cpu_s"] / r["messages"] * 1e6 for r in good if r.get("source_cpu_s") is not None]
+            lines.append(f"| {name} | {median_range(rate[name])} | {versus} | {median_range(cpu[name])} | {median_range(source_cpu)} | "
                          f"{median_range(rss, '{:.1f}')} | {len(rows) - len(good)} of {len(rows)} |")
         if rate.get("similar") and rate.get("bytes") and rate.get("smtp-sink"):
             s, b, k = (statistics.median(rate[n]) for n in ("similar", "bytes", "smtp-sink"))
@@ -131,21 +132,25 @@ def main():
     part2 = [r for r in runs if r.get("part") == 2]
     if part2:
         lines += ["", "## Part 2: choosing cost against recorded sessions (--match similar --no-delay)", "",
-                  "| recorded sessions | cassette MB | startup s | peak RSS MB (after start / end) | replay CPU µs per round trip | client RTT µs p50 / p99 | sessions/s | wrong replies |",
+                  "| recorded sessions | cassette MB | startup s (CPU s) | peak RSS MB (after start / end) | replay CPU µs per round trip | client RTT µs p50 / p99 | sessions/s | wrong replies |",
                   "|---|---|---|---|---|---|---|---|"]
+        by_request = []
         base = None
         for r in sorted(part2, key=lambda r: r["sessions"]):
             client = r.get("client") or {}
             trips = client.get("round_trips") or 0
-            cpu_us = (r["sample"]["cpu_s"] - r["after_start"]["cpu_s"]) / trips * 1e6 if trips else None
+            # Whole-process CPU (/proc/PID/stat): per-thread sums lose the threads that exited.
+            cpu_us = (r["cpu_at_end_s"] - r["cpu_at_listen_s"]) / trips * 1e6 if trips and r.get("cpu_at_end_s") is not None else None
             if base is None and cpu_us:
                 base = cpu_us
             rss0 = (r["after_start"].get("vmhwm_kb") or 0) / 1024
             rss1 = (r["sample"].get("vmhwm_kb") or 0) / 1024
-            lines.append(f"| {r['sessions']} | {r['cassette_bytes'] / 1e6:.1f} | {r['startup_s']:.2f} | {rss0:.0f} / {rss1:.0f} | "
+            by_request.append(f"- {r['sessions']} sessions: " + ", ".join(f"{k} {v:.0f}" for k, v in (client.get("rtt_mean_us_by_request") or {}).items()))
+            lines.append(f"| {r['sessions']} | {r['cassette_bytes'] / 1e6:.1f} | {r['startup_s']:.2f} ({r.get('cpu_at_listen_s')}) | {rss0:.0f} / {rss1:.0f} | "
                          f"{cpu_us:.0f} ({cpu_us / base:.2f}x) | {client.get('rtt_p50_us')} / {client.get('rtt_p99_us')} | "
                          f"{client.get('sessions_per_s')} | {client.get('wrong_replies')} of {trips} |"
                          if cpu_us else f"| {r['sessions']} | failed: {client.get('failures')} |")
+        lines += ["", "Client round trip, mean µs by request:", ""] + by_request
         lines.append("")
         lines.append("Startup includes reading the cassette and compiling it into the conversation tree; CPU per round trip is the "
                      "replay process's CPU time during the client's run divided by its round trips (one round trip: a command "
@@ -154,15 +159,16 @@ def main():
     part3 = [r for r in runs if r.get("part") == 3]
     if part3:
         lines += ["", "## Part 3: timing fidelity (200 delays, log-uniform 1-500 ms)", "",
-                  "| cassette | --match | recorded sum s | measured sum s | abs error p50 ms | p99 ms | max ms (at delay ms) | signed p50 ms | early |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| cassette | --match | recorded sum s | measured sum s | abs error p50 ms | p99 ms | max ms (at delay ms) | signed p50 ms | early | over 1 / 2 ms | schedule error p50 / p99 ms |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in part3:
             x = r.get("result") or {}
             if not x:
                 lines.append(f"| {r['row']} | {r['match']} | failed (rc {r['client_rc']}) |")
                 continue
             lines.append(f"| {r['row']} | {r['match']} | {x['recorded_sum_s']} | {x['measured_sum_s']} | {x['abs_error_p50_ms']} | "
-                         f"{x['abs_error_p99_ms']} | {x['abs_error_max_ms']} ({x['max_at_delay_ms']}) | {x['signed_error_p50_ms']} | {x['early']} |")
+                         f"{x['abs_error_p99_ms']} | {x['abs_error_max_ms']} ({x['max_at_delay_ms']}) | {x['signed_error_p50_ms']} | {x['early']} | {x.get('over_1ms', '-')} / {x.get('over_2ms', '-')} | "
+                         f"{x.get('schedule_error_p50_ms') if x.get('schedule_error_p50_ms') is not None else '-'} / {x.get('schedule_error_p99_ms') if x.get('schedule_error_p99_ms') is not None else '-'} |")
         if part3[0].get("recorded"):
             lines += ["", f"Delays: {part3[0]['recorded']}"]
     text = "\n".join(lines) + "\n"

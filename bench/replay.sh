@@ -148,6 +148,10 @@ print(json.dumps(merged))' "$@" >> "$RUNS"
     tail -1 "$RUNS" | cut -c1-300 >&2
 }
 
+proc_cpu() {  # pid -> CPU seconds (user+system) of the whole process, exited threads included
+    awk -v ticks="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f\n", ($12 + $13) / ticks}' "/proc/$1/stat" 2> /dev/null || echo null
+}
+
 time_facts() {  # label -> {"peak_rss_kb":..,"cpu_s":..} from /usr/bin/time
     local numbers
     numbers=$(grep -oE '^[0-9]+ [0-9.]+ [0-9.]+ [0-9.:]+$' "$OUT/$1.time" 2> /dev/null | tail -1 || true)
@@ -201,12 +205,13 @@ part1() {
             echo "== round $round: smtp-source -s 50 -m $MESSAGES against $name" >&2
             local began ended rc=0
             began=$(date +%s%N)
-            timeout 300 smtp-source -s 50 -m "$MESSAGES" "127.0.0.1:$PORT" > "$OUT/$label.source" 2>&1 || rc=$?
+            timeout 300 /usr/bin/time -o "$OUT/$label.source-time" -f "%U %S" smtp-source -s 50 -m "$MESSAGES" "127.0.0.1:$PORT" > "$OUT/$label.source" 2>&1 || rc=$?
             ended=$(date +%s%N)
-            local sample
+            local sample source_cpu
             sample=$(python3 bench/proc-sample.py "$SERVER_PID")
+            source_cpu=$(tail -1 "$OUT/$label.source-time" | awk 'NF == 2 {printf "%.2f", $1 + $2; exit} {print "null"}')
             stop_server "$label"
-            row "{\"part\": 1, \"row\": \"$name\", \"round\": $round, \"messages\": $MESSAGES, \"source_rc\": $rc}" \
+            row "{\"part\": 1, \"row\": \"$name\", \"round\": $round, \"messages\": $MESSAGES, \"source_rc\": $rc, \"source_cpu_s\": ${source_cpu:-null}}" \
                 "{\"elapsed_s\": $(( (ended - began) / 1000 ))e-6, \"source_tail\": $(tail -c 200 "$OUT/$label.source" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')}" \
                 "{\"sample\": $sample}" "$(time_facts "$label")"
         done
@@ -293,14 +298,19 @@ part2() {
         [ -n "$listening_ns" ] || { echo "bench: replay of $cassette did not listen: $(tail -3 "$OUT/$label.stderr")" >&2; stop_server "$label"; continue; }
         local startup started
         started=$(python3 bench/proc-sample.py "$SERVER_PID")
+        local cpu_started
+        cpu_started=$(proc_cpu "$SERVER_PID")
         startup=$(( (listening_ns - STARTED_NS) / 1000 ))e-6
         echo "== $size sessions: listening after ${startup} s; $CONNECTIONS client sessions" >&2
         local result rc=0
         result=$(timeout 900 python3 bench/smtp-replay-client.py "$cassette" "$PORT" --connections "$CONNECTIONS" --deadline 600 --label "$size") || rc=$?
         local sample
         sample=$(python3 bench/proc-sample.py "$SERVER_PID")
+        local cpu_ended
+        cpu_ended=$(proc_cpu "$SERVER_PID")
         stop_server "$label"
         row "{\"part\": 2, \"row\": \"similar\", \"sessions\": $size, \"client_rc\": $rc, \"startup_s\": $startup}" \
+            "{\"cpu_at_listen_s\": $cpu_started, \"cpu_at_end_s\": $cpu_ended}" \
             "{\"after_start\": $started}" "{\"sample\": $sample}" "{\"client\": ${result:-null}}" "$(time_facts "$label")" \
             "{\"cassette_bytes\": $(stat -c %s "$cassette")}"
     done

@@ -71,6 +71,7 @@ def main():
     picks = [rng.randrange(len(sessions)) for _ in range(args.connections)]
     deadline = time.monotonic() + args.deadline
     round_trips = []  # ns
+    by_verb = {}  # the request's first word (or "body" for a DATA body): round trips in ns
     wrong = []
     lines_sent = 0
     done = 0
@@ -92,7 +93,10 @@ def main():
                     sock.sendall(request)
                     lines_sent += request.count(b"\n")
                     reply = read_reply(sock, deadline)
-                    round_trips.append(time.monotonic_ns() - sent)
+                    took = time.monotonic_ns() - sent
+                    round_trips.append(took)
+                    verb = request.split(b" ", 1)[0].split(b"\r", 1)[0].decode(errors="replace").upper()
+                    by_verb.setdefault(verb if verb in ("EHLO", "MAIL", "RCPT", "DATA", "QUIT") else "body", []).append(took)
                     if QUEUE_ID.sub(b"queued as *", reply) != QUEUE_ID.sub(b"queued as *", expected):
                         wrong.append({"session": pick + 1, "step": number, "sent": request[:60].decode(errors="replace"),
                                       "got": reply[:120].decode(errors="replace"),
@@ -114,6 +118,7 @@ def main():
         "sessions_per_s": round(done / elapsed, 1) if elapsed else None,
         "rtt_mean_us": round(statistics.mean(ordered) / 1000, 1) if ordered else None,
         "rtt_p50_us": percentile(0.50), "rtt_p99_us": percentile(0.99),
+        "rtt_mean_us_by_request": {verb: round(statistics.mean(times) / 1000, 1) for verb, times in sorted(by_verb.items())},
         "wrong_replies": len(wrong), "wrong_examples": wrong[:3], "failures": failures[:5], "cassette_load_s": round(load_s, 2),
     }))
     return 0 if done == args.connections and not wrong else 1
