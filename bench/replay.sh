@@ -234,7 +234,7 @@ for s in steps:
     levels[s.get("level", s["result"])] = levels.get(s.get("level", s["result"]), 0) + 1
 print(json.dumps({"source_rc": int(sys.argv[2]), "connections": len(connections), "client_messages": len(steps),
                   "matched": sum(1 for s in steps if s["result"] == "matched"),
-                  "mismatches": sum(c["mismatches"] for c in connections), "levels": levels,
+                  "mismatches": sum(len(c["mismatches"]) if isinstance(c["mismatches"], list) else c["mismatches"] for c in connections), "levels": levels,
                   "sessions_followed": len({c.get("session") for c in connections}), "unused": len(report["unused"])}))
 PY
 )"

@@ -55,6 +55,8 @@ public struct DNSDialect: ProtocolDialect {
     /// The reply with the live query's id, client cookie (when both carry a COOKIE option) and
     /// question-name spelling (resolvers randomise its case and check it comes back) in every
     /// message; `nil` when that changes nothing.
+    public var echoesFields: Bool { true }
+
     public func echo(liveRequest: FramedMessage, recordedRequest: FramedMessage, reply: [UInt8]) -> [UInt8]? {
         let live = DNSMessageReader(liveRequest.bytes.dropFirst(2))
         guard let id = live.id else { return nil }

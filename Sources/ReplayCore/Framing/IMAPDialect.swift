@@ -92,6 +92,8 @@ public struct IMAPDialect: ProtocolDialect {
     }
 
     /// The recorded tag at the start of each tagged response in `reply` becomes the live tag.
+    public var echoesFields: Bool { true }
+
     public func echo(liveRequest: FramedMessage, recordedRequest: FramedMessage, reply: [UInt8]) -> [UInt8]? {
         guard let live = IMAPCommand(liveRequest.bytes)?.tag, let recorded = IMAPCommand(recordedRequest.bytes)?.tag, live != recorded else {
             return nil

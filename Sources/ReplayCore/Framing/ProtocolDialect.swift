@@ -25,6 +25,8 @@ public protocol ProtocolDialect: Sendable {
     /// The recorded reply with the fields a server copies from its request (the DNS id, the
     /// IMAP tag) taken from the live request instead; `nil` when nothing needs changing.
     func echo(liveRequest: FramedMessage, recordedRequest: FramedMessage, reply: [UInt8]) -> [UInt8]?
+    /// Whether `echo` ever changes anything (so replay skips joining reply bytes for it otherwise).
+    var echoesFields: Bool { get }
     /// Whether a client message of this kind continues the command before it rather than
     /// starting one (IMAP: the rest of a command after a literal, `DONE`, an AUTHENTICATE
     /// response): its reply echoes the fields of that command (the tag), not its own.
@@ -39,6 +41,7 @@ extension ProtocolDialect {
     public func housekeepingReply(to message: FramedMessage, key: MessageKey) -> [UInt8]? { nil }
     public func errorReply(to message: FramedMessage, reason: String) -> [UInt8]? { nil }
     public func echo(liveRequest: FramedMessage, recordedRequest: FramedMessage, reply: [UInt8]) -> [UInt8]? { nil }
+    public var echoesFields: Bool { false }
     public func unreplayableReason(recordedRequest: FramedMessage) -> String? { nil }
     public func continuesCommand(kind: String) -> Bool { false }
     public func maskedReply(_ message: FramedMessage, masks: MaskSet) -> [UInt8] { masks.apply(message.bytes) }

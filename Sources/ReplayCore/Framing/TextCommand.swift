@@ -13,7 +13,11 @@ struct TextCommand: Sendable {
         var index = line.startIndex
         while index < line.endIndex, Self.isBlank(line[index]) { index += 1 }
         while index < line.endIndex, !Self.isBlank(line[index]) { index += 1 }
-        arguments = Self.trimmed(MaskSet.latin1(Array(line[index...])))
+        // Trimmed as bytes, then read once: this runs for every live message.
+        while index < line.endIndex, Self.isBlank(line[index]) { index += 1 }
+        var end = line.endIndex
+        while end > index, Self.isBlank(line[end - 1]) { end -= 1 }
+        arguments = MaskSet.latin1(line[index..<end])
     }
 
     /// The arguments split on runs of spaces and tabs.

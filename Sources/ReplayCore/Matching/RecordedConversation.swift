@@ -176,7 +176,9 @@ public struct RecordedConversation: Sendable {
                 message.wildcards.append((max(wildcard.lowerBound, start) - start)..<(min(wildcard.upperBound, end) - start))
             }
             let key = dialect.key(ofClient: message, masks: masks)
-            exchanges.append(RecordedExchange(request: message, key: key, requestOffset: offset))
+            var exchange = RecordedExchange(request: message, key: key, requestOffset: offset)
+            exchange.unreplayableReason = dialect.unreplayableReason(recordedRequest: message)
+            exchanges.append(exchange)
             if message.expectsReply { waiting.append(exchanges.count - 1) }
         }
 

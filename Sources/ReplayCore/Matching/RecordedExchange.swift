@@ -16,6 +16,9 @@ public struct RecordedExchange: Sendable {
     /// The server messages of the reply with their volatile parts masked, joined: two recorded
     /// exchanges with equal keys and equal masked replies are one node of the conversation tree.
     public var maskedReply: [UInt8]
+    /// Why this exchange cannot be replayed to another client, from the dialect, worked out
+    /// once when the cassette is loaded.
+    public var unreplayableReason: String?
 
     public init(request: FramedMessage?, key: MessageKey, isClientFIN: Bool = false, requestOffset: Int64,
                 pieces: [ReplayPlan.Step] = [], maskedReply: [UInt8] = []) {

@@ -150,14 +150,14 @@ public struct ConnectionReplayer: Sendable {
         if choice.skipped > 0, message != nil {
             actions.append(.note(ReplayNote(.info, "client message \(step) \"\(received)\" skipped \(choice.skipped) recorded client message\(choice.skipped == 1 ? "" : "s") of session \(conversation.ref)")))
         }
-        if !unreplayableNoted, let request = exchange.request, let reason = dialect.unreplayableReason(recordedRequest: request) {
+        if !unreplayableNoted, let reason = exchange.unreplayableReason {
             unreplayableNoted = true
             actions.append(.note(ReplayNote(.warning, "mismatch: connection \(report.connection), client message \(step): \(reason)")))
         }
         report.add(.init(step: step, received: received, kind: kind, result: .matched, level: choice.level,
                          session: conversation.ref, exchange: choice.exchange, skipped: choice.skipped), keep: keepsSteps)
         var pieces = exchange.pieces
-        if echoes, let message, let recorded = exchange.request {
+        if echoes, dialect.echoesFields, let message, let recorded = exchange.request {
             var source = (live: message, recorded: recorded)
             if dialect.continuesCommand(kind: kind), let anchor = echoAnchor {
                 source = anchor
