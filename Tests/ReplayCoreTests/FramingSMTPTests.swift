@@ -340,3 +340,17 @@ import Testing
         _ = dialect.maskedReply(FramedMessage(bytes: result.serverIn), masks: .none)
     }
 }
+
+@Suite("RFC 5322 date mask")
+struct FramingDateMaskTests {
+    @Test func aMessageWithoutAClockTimeIsLeftAloneAndOneWithADateIsMasked() {
+        let plain = Array("Subject: meeting at noon\r\nTo: a@b\r\n".utf8)
+        #expect(!RFC5322DateMask.containsClockTime(plain))
+        #expect(RFC5322DateMask.apply(plain) == plain)
+        let dated = Array("Subject: test Wed, 02 Dec 2026 12:49:48 +0000\r\n".utf8)
+        #expect(RFC5322DateMask.containsClockTime(dated))
+        #expect(RFC5322DateMask.apply(dated) == Array("Subject: test *\r\n".utf8))
+        #expect(RFC5322DateMask.containsClockTime(Array("1:00".utf8)))
+        #expect(!RFC5322DateMask.containsClockTime(Array("a:bc 1:0".utf8)))
+    }
+}

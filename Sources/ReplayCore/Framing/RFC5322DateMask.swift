@@ -23,7 +23,25 @@ enum RFC5322DateMask {
     /// if it did the mask would be a no-op rather than a crash.
     static let masks: MaskSet = (try? MaskSet(patterns: patterns)) ?? .none
 
-    static func apply(_ bytes: [UInt8]) -> [UInt8] { masks.apply(bytes) }
+    /// Every pattern has a clock time (`12:49`); most messages have none, and looking for one
+    /// is far cheaper than running the expressions (this runs on every live DATA body).
+    static func apply(_ bytes: [UInt8]) -> [UInt8] {
+        containsClockTime(bytes) ? masks.apply(bytes) : bytes
+    }
+
+    /// Whether `bytes` hold a digit, `:` and two digits.
+    static func containsClockTime(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 4 else { return false }
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        var index = 1
+        while index + 2 < bytes.count {
+            if bytes[index] == UInt8(ascii: ":"), isDigit(bytes[index - 1]), isDigit(bytes[index + 1]), isDigit(bytes[index + 2]) {
+                return true
+            }
+            index += 1
+        }
+        return false
+    }
 
     static func apply(_ text: String) -> String { masks.apply(text) }
 }

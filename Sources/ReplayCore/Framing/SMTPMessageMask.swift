@@ -8,14 +8,25 @@ enum SMTPMessageMask {
         "date", "message-id", "received", "x-mailer", "resent-date", "resent-message-id",
     ]
 
+    /// The volatile header names as lower-case bytes, compared without building Strings.
+    static let volatileNames: Set<[UInt8]> = Set(volatileHeaders.map { Array($0.utf8) })
+
+    static func isVolatile(_ name: ArraySlice<UInt8>) -> Bool {
+        guard name.count <= 20 else { return false }
+        return volatileNames.contains(name.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 })
+    }
+
     static func apply(_ message: [UInt8]) -> [UInt8] {
         var header: [UInt8] = []
         var index = 0
         var maskingFoldedLines = false
         while index < message.count {
             let lineEnd = (message[index...].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? message.count
-            let line = Array(message[index..<lineEnd])
-            let content = LineSplitter.trimmingLineEnding(line)
+            let line = message[index..<lineEnd]
+            var contentEnd = lineEnd
+            if contentEnd > index, message[contentEnd - 1] == UInt8(ascii: "\n") { contentEnd -= 1 }
+            if contentEnd > index, message[contentEnd - 1] == UInt8(ascii: "\r") { contentEnd -= 1 }
+            let content = message[index..<contentEnd]
             // A blank line ends the header section; so does the terminating `.` of a body
             // that has no blank line.
             if content.isEmpty || content.elementsEqual([UInt8(ascii: ".")]) { break }
@@ -23,7 +34,7 @@ enum SMTPMessageMask {
                 // A folded line belongs to the header above it.
                 if !maskingFoldedLines { header.append(contentsOf: line) }
             } else if let colon = content.firstIndex(of: UInt8(ascii: ":")),
-                      volatileHeaders.contains(TextCommand.asciiLowercased(MaskSet.latin1(Array(content[..<colon])))) {
+                      Self.isVolatile(content[..<colon]) {
                 maskingFoldedLines = true
                 header.append(contentsOf: content[...colon])
                 header.append(contentsOf: Array(" *".utf8))
