@@ -54,6 +54,12 @@ struct RecordCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Record every byte: slow connections down to the cassette writer's speed instead of dropping data as gaps when it falls behind.")
     var lossless = false
 
+    @Flag(name: .long, help: "Replace CASSETTE if it exists.")
+    var force = false
+
+    @Flag(name: .long, help: "Add the new sessions to CASSETTE if it exists, numbered after its last session (its header stays).")
+    var append = false
+
     @Flag(name: .long, help: "Do not log a line per connection.")
     var quiet = false
 
@@ -65,6 +71,9 @@ struct RecordCommand: AsyncParsableCommand {
             throw ValidationError("--connect-timeout must be a positive number of seconds")
         }
         _ = try ProtocolOption.parse(proto)
+        guard !(force && append) else {
+            throw ValidationError("--force and --append exclude each other: replace the cassette or add to it")
+        }
     }
 
     func run() async throws {
@@ -91,10 +100,21 @@ struct RecordCommand: AsyncParsableCommand {
             connectTimeout: .nanoseconds(Int64(connectTimeout * 1e9))
         )
         options.proto = try ProtocolOption.parse(proto)
-        let header = CassetteHeader(source: .record, details: ["upstream": upstreamEndpoint.description])
-        // Written as OUTPUT.partial until the proxy listens, so a start that fails (port in use)
-        // never replaces an existing cassette; then renamed, and it grows in place from there on.
-        let writer = try CassetteWriter(path: output, header: header, atomic: true)
+        let writer: CassetteWriter
+        switch try RecordOutput.plan(path: output, force: force, append: append) {
+        case .create:
+            let header = CassetteHeader(source: .record, details: ["upstream": upstreamEndpoint.description])
+            // Written as OUTPUT.partial until the proxy listens, so a start that fails (port in use)
+            // never replaces an existing cassette; then renamed, and it grows in place from there on.
+            writer = try CassetteWriter(path: output, header: header, atomic: true)
+        case .append(let existing):
+            for warning in existing.warnings { logger.warning("\(warning)") }
+            if let recorded = existing.header.details["upstream"], recorded != upstreamEndpoint.description {
+                logger.warning("\(output) was recorded from upstream \(recorded); its new sessions come from \(upstreamEndpoint.description)")
+            }
+            options.firstSession = existing.nextSession
+            writer = try CassetteWriter(appendingTo: output)
+        }
         let recorder = CassetteRecorder(sink: writer, path: output, overflow: lossless ? .slowTraffic : .dropAsGaps, logger: logger)
         let proxy = RecordingProxy(options: options, recorder: recorder, logger: logger)
 

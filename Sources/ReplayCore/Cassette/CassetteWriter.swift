@@ -68,6 +68,58 @@ public final class CassetteWriter {
         }
     }
 
+    /// Opens an existing cassette to add events after its last line (`record --append`); the
+    /// header stays. The caller has checked that this build reads the file. A last line left
+    /// without its newline (a recorder killed mid-write) gets its newline if it is a whole event,
+    /// and is cut off otherwise (readers skip it anyway, and a line after it would make it an error).
+    public init(appendingTo path: String, bufferLimit: Int = 256 * 1024) throws(CassetteError) {
+        self.path = path
+        self.writtenPath = path
+        self.atomic = false
+        self.published = true
+        self.syncOnFinish = true
+        self.bufferLimit = bufferLimit
+        let fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        descriptor = fd
+        file = CassetteFile(descriptor: fd, path: path)
+        buffer = LineBuffer(capacity: bufferLimit + 65536)
+        if let tail = Self.unterminatedTail(fd) {
+            if tail.start == 0 || (try? CassetteDecoder().decodeLine(tail.line)) != nil {
+                var newline = LineBuffer(capacity: 16)
+                newline.append(0x0a)
+                try file.writeOut(&newline)
+            } else if ftruncate(fd, off_t(tail.start)) != 0 {
+                throw .cannotWrite(path: path, reason: String(cString: strerror(errno)))
+            }
+        }
+    }
+
+    /// The bytes after the last newline of the file and where they start, when the file does
+    /// not end in a newline. Reads backwards in bounded chunks.
+    private static func unterminatedTail(_ fd: Int32) -> (start: Int64, line: [UInt8])? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_size > 0 else { return nil }
+        let size = Int64(info.st_size)
+        var tail: [UInt8] = []
+        var position = size
+        let step: Int64 = 64 * 1024
+        while position > 0 {
+            let length = Int(min(step, position))
+            position -= Int64(length)
+            var chunk = [UInt8](repeating: 0, count: length)
+            let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(position)) }
+            guard got == length else { return nil }
+            if position + Int64(length) == size, chunk.last == 0x0a { return nil }
+            if let newline = chunk.lastIndex(of: 0x0a) {
+                tail = Array(chunk[(newline + 1)...]) + tail
+                return (position + Int64(newline) + 1, tail)
+            }
+            tail = chunk + tail
+        }
+        return (0, tail)
+    }
+
     /// Whether `path` names something that exists and is not a regular file (a device, a FIFO).
     private static func existsAsNonRegularFile(_ path: String) -> Bool {
         var info = stat()

@@ -12,6 +12,8 @@ public struct ProxyOptions: Sendable {
     public var connectTimeout: TimeAmount
     /// The protocol every session is tagged with (`--proto`); nil detects each session's.
     public var proto: WireProtocol?
+    /// The number of the first session (`record --append` continues an existing cassette's numbering).
+    public var firstSession = 1
 
     public init(listen: HostPort, upstream: SocketAddress, upstreamName: String, connectTimeout: TimeAmount = .seconds(10),
                 proto: WireProtocol? = nil) {

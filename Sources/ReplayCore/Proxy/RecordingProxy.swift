@@ -45,7 +45,7 @@ public final class RecordingProxy: Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(AcceptOrderHandler { child, stamp in
+                        try channel.pipeline.syncOperations.addHandler(AcceptOrderHandler(first: self.options.firstSession) { child, stamp in
                             self.state.withLockedValue { $0.acceptedNumbers[child] = stamp }
                         })
                     }
@@ -154,10 +154,11 @@ public final class RecordingProxy: Sendable {
 /// before they are spread over event loops.
 private final class AcceptOrderHandler: ChannelInboundHandler {
     typealias InboundIn = Channel
-    private var next = 1
+    private var next: Int
     private let stamp: (ObjectIdentifier, RecordingProxy.AcceptStamp) -> Void
 
-    init(stamp: @escaping (ObjectIdentifier, RecordingProxy.AcceptStamp) -> Void) {
+    init(first: Int, stamp: @escaping (ObjectIdentifier, RecordingProxy.AcceptStamp) -> Void) {
+        self.next = first
         self.stamp = stamp
     }
 
