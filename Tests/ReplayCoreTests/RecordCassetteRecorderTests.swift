@@ -167,4 +167,40 @@ struct RecordCassetteRecorderTests {
         let errors = messages.value.withLock { $0.filter { $0.0 == .error }.map(\.1) }
         #expect(errors.filter { $0.contains("dropping data") }.count == 1, "\(errors)")
     }
+
+    @Test("a gap is written before the next event of its session in either direction, so t never goes back")
+    func gapTimesStayNonDecreasing() async throws {
+        let sink = StalledSinkState()
+        let recorder = CassetteRecorder(sink: StalledSink(state: sink), path: "stalled", queueLimit: 20_000, logger: Logger(label: "test"))
+        let open = SessionOpen(client: "127.0.0.1:1", server: "127.0.0.1:2", start: WallClock(nanosecondsSinceEpoch: 0))
+        recorder.record(SessionEvent(session: 1, offset: 0, kind: .open(open)))
+        let chunk = [UInt8](repeating: 0x61, count: 4000)
+        // Four chunks fit under the limit; the fifth (t = 5) is dropped.
+        for index in 1...5 {
+            recorder.record(SessionEvent(session: 1, offset: Int64(index), kind: .data(.serverToClient, chunk)))
+        }
+        // A small client chunk still fits, later than the dropped one.
+        recorder.record(SessionEvent(session: 1, offset: 6, kind: .data(.clientToServer, Array("QUIT\r\n".utf8))))
+        // Dropped again (t = 7), then the server's FIN.
+        recorder.record(SessionEvent(session: 1, offset: 7, kind: .data(.serverToClient, chunk)))
+        recorder.record(SessionEvent(session: 1, offset: 8, kind: .close(.serverToClient, .fin)))
+        recorder.record(SessionEvent(session: 1, offset: 9, kind: .end))
+        sink.release()
+        _ = await recorder.finish()
+
+        let events = sink.events.withLock { $0 }
+        let shape = events.map { event -> String in
+            switch event.kind {
+            case .gap(let direction, let count): return "\(event.offset) gap \(direction.rawValue) \(count)"
+            case .data(let direction, let bytes): return "\(event.offset) data \(direction.rawValue) \(bytes.count)"
+            default: return "\(event.offset) other"
+            }
+        }
+        #expect(shape == [
+            "0 other", "1 data s2c 4000", "2 data s2c 4000", "3 data s2c 4000", "4 data s2c 4000",
+            "5 gap s2c 4000", "6 data c2s 6", "7 gap s2c 4000", "8 other", "9 other",
+        ])
+        let offsets = events.map(\.offset)
+        #expect(offsets == offsets.sorted())
+    }
 }

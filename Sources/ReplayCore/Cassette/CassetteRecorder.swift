@@ -187,14 +187,17 @@ public final class CassetteRecorder: Sendable {
                 }
                 return .flowing
             }
-            // Missing bytes are written where they went missing: before what follows them.
+            // Missing bytes are written where they went missing: before whatever event of the
+            // session (either direction) comes next, with the time of the first dropped chunk,
+            // so `t` stays non-decreasing within the session.
             if !state.pendingGaps.isEmpty {
+                var gaps: [(direction: Direction, offset: Int64, bytes: Int)] = []
                 for direction in Direction.allCases {
-                    let key = GapKey(session: event.session, direction: direction)
-                    let isThisDirection: Bool
-                    if case .data(let dataDirection, _) = event.kind { isThisDirection = dataDirection == direction } else { isThisDirection = true }
-                    guard isThisDirection, let gap = state.pendingGaps.removeValue(forKey: key) else { continue }
-                    state.events.append(SessionEvent(session: event.session, offset: gap.offset, kind: .gap(direction, gap.bytes)))
+                    guard let gap = state.pendingGaps.removeValue(forKey: GapKey(session: event.session, direction: direction)) else { continue }
+                    gaps.append((direction, gap.offset, gap.bytes))
+                }
+                for gap in gaps.sorted(by: { $0.offset < $1.offset }) {
+                    state.events.append(SessionEvent(session: event.session, offset: gap.offset, kind: .gap(gap.direction, gap.bytes)))
                     state.queuedBytes += 64
                 }
             }
