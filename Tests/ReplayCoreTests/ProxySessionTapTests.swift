@@ -65,19 +65,56 @@ struct ProxySessionTapTests {
         #expect(actions.contains(.reset(.server)))
     }
 
-    @Test("a refused upstream: connect-failed, the client is closed, then end")
+    @Test("a refused upstream, client silent: the client is drained, then connect-failed, FIN to the client, end")
     func refused() {
         var tap = makeTap()
         _ = tap.accepted()
         let failure = ConnectFailure(reason: .refused, elapsed: 900, message: "Connection refused")
-        let actions = tap.upstreamFailed(failure, now: 2_000)
-        #expect(recorded(actions) == [.connectFailed(failure)])
-        #expect(actions.contains(.close(.client)))
+        #expect(tap.upstreamFailed(failure, now: 2_000) == [.drainClient])
+        let drained = tap.clientDrained(now: 2_500)
+        #expect(drained == [
+            .record(SessionEvent(session: 4, offset: 1_000, kind: .connectFailed(failure))),
+            .record(SessionEvent(session: 4, offset: 1_500, kind: .close(.serverToClient, .fin))),
+            .close(.client),
+        ])
+        #expect(tap.clientDrained(now: 2_600).isEmpty, "drained once")
         let last = tap.inactive(.client, now: 3_000)
         #expect(recorded(last) == [.end])
         guard case .finished(let summary) = last.last else { Issue.record("no summary"); return }
         #expect(summary.serverEnding == .notConnected)
         #expect(summary.connectFailure == failure)
+    }
+
+    @Test("a refused upstream after the client sent bytes: they come before connect-failed, and the client is reset")
+    func refusedAfterClientBytes() {
+        var tap = makeTap()
+        _ = tap.accepted()
+        // Read while connecting: recorded at its own time.
+        #expect(tap.read(Array("GET".utf8), from: .client, now: 1_200) == SessionEvent(session: 4, offset: 200, kind: .data(.clientToServer, Array("GET".utf8))))
+        let failure = ConnectFailure(reason: .refused, elapsed: 900, message: "Connection refused")
+        #expect(tap.upstreamFailed(failure, now: 2_000) == [.drainClient])
+        // Read while draining: it had arrived before the failure, so it carries the failure's time.
+        #expect(tap.read(Array(" /".utf8), from: .client, now: 2_300) == SessionEvent(session: 4, offset: 1_000, kind: .data(.clientToServer, Array(" /".utf8))))
+        #expect(tap.clientDrained(now: 2_500) == [
+            .record(SessionEvent(session: 4, offset: 1_000, kind: .connectFailed(failure))),
+            .record(SessionEvent(session: 4, offset: 1_500, kind: .reset(by: .serverToClient))),
+            .reset(.client),
+        ])
+        let last = tap.inactive(.client, now: 3_000)
+        #expect(recorded(last) == [.end])
+        guard case .finished(let summary) = last.last else { Issue.record("no summary"); return }
+        #expect(summary.bytesClientToServer == 5)
+    }
+
+    @Test("a client that resets while it is drained: connect-failed first, then its reset")
+    func clientResetWhileDrained() {
+        var tap = makeTap()
+        _ = tap.accepted()
+        let failure = ConnectFailure(reason: .timeout, elapsed: 900, message: "no answer")
+        #expect(tap.upstreamFailed(failure, now: 2_000) == [.drainClient])
+        #expect(recorded(tap.failed(.client, now: 2_100)) == [.connectFailed(failure), .reset(by: .clientToServer)])
+        #expect(tap.clientDrained(now: 2_500).isEmpty)
+        #expect(recorded(tap.inactive(.client, now: 3_000)) == [.end])
     }
 
     @Test("a client that half-closes while the upstream connects gets its FIN carried once connected")

@@ -8,30 +8,32 @@ import Glibc
 
 @Suite("ProxyUpstreamFailure", .timeLimit(.minutes(1)))
 struct ProxyUpstreamFailureTests {
-    /// What a client sees after connecting through a proxy whose upstream is unreachable.
-    static func clientSeesClose(port: Int) async throws -> Bool {
+    /// Whether a client that sends `HELO` at once through a proxy whose upstream is unreachable is reset (not closed with FIN).
+    static func clientIsReset(port: Int) async throws -> Bool {
         try await blocking {
             let client = try TestSocket.connect(port: port, timeout: 5)
-            try? client.send(Array("HELO\r\n".utf8))
+            try client.send(Array("HELO\r\n".utf8))
             do {
-                return try client.receiveSome().isEmpty  // EOF
+                _ = try client.receiveSome()
+                return false
             } catch let error as SocketError {
-                return error.code == ECONNRESET  // closed with unread data: RST
+                return error.code == ECONNRESET
             }
         }
     }
 
-    @Test("an upstream that refuses: the client is closed and connect-failed refused is recorded")
+    @Test("an upstream that refuses: the client's bytes, connect-failed refused and the client's reset are recorded")
     func refused() async throws {
         // A port that was free a moment ago and has no listener now.
         let probe = try TestSocket.listen()
         let deadPort = probe.port
         probe.close()
         let harness = try await ProxyHarness.start(upstreamPort: deadPort)
-        #expect(try await Self.clientSeesClose(port: harness.port))
+        #expect(try await Self.clientIsReset(port: harness.port))
         let (cassette, _) = try await harness.finish()
         let session = try #require(cassette.sessions.first)
-        #expect(session.shape == ["open", "connect-failed refused", "end"])
+        #expect(session.shape == ["open", "data c2s", "connect-failed refused", "reset by s2c", "end"])
+        #expect(session.bytes(.clientToServer) == Array("HELO\r\n".utf8))
         let failure = try #require(session.connectFailure)
         #expect(failure.reason == .refused)
         #expect(failure.elapsed >= 0 && failure.elapsed < 2_000_000_000)
@@ -60,12 +62,17 @@ struct ProxyUpstreamFailureTests {
 
         let harness = try await ProxyHarness.start(upstreamPort: port, connectTimeout: .milliseconds(300))
         let started = Date()
-        #expect(try await Self.clientSeesClose(port: harness.port))
+        #expect(try await Self.clientIsReset(port: harness.port))
         let waited = Date().timeIntervalSince(started)
         #expect(waited >= 0.25 && waited < 3, "waited \(waited) s")
         let (cassette, _) = try await harness.finish()
         let session = try #require(cassette.sessions.first)
-        #expect(session.shape == ["open", "connect-failed timeout", "end"])
+        #expect(session.shape == ["open", "data c2s", "connect-failed timeout", "reset by s2c", "end"])
+        #expect(session.bytes(.clientToServer) == Array("HELO\r\n".utf8))
+        // Read while the upstream was still being tried: recorded at its own time, long before the failure.
+        let times = session.events.map(\.offset)
+        #expect(times == times.sorted())
+        #expect(times[1] < 200_000_000 && times[2] >= 250_000_000, "\(times)")
         let failure = try #require(session.connectFailure)
         #expect(failure.elapsed >= 250_000_000 && failure.elapsed < 2_000_000_000)
     }

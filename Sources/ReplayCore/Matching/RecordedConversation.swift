@@ -146,6 +146,9 @@ public struct RecordedConversation: Sendable {
                     exchanges = [RecordedExchange(request: nil, key: RecordedExchange.openingKey, requestOffset: exchanges[0].requestOffset)]
                     exchanges[0].pieces = [ReplayPlan.Step(action: .connectFailed(failure), clientBytes: 0, afterClientClose: false,
                                                            delay: max(0, failure.elapsed), offset: event.offset)]
+                    if ReplayPlan.resetFollows(event, in: events) {
+                        exchanges[0].pieces.append(ReplayPlan.Step(action: .reset, clientBytes: 0, afterClientClose: false, delay: 0, offset: event.offset))
+                    }
                     serverBytes = 0
                     break events
                 default:

@@ -24,9 +24,19 @@ final class ProxySession {
     private var clientIsActive = false
     private var stopRequested = false
     private var connectStarted: Int64 = 0
-    /// Bytes the client sent before the upstream was connected (only possible when the client
-    /// closed early: SwiftNIO then reads to EOF even with autoRead off). Sent once connected.
+    /// Bytes the client sent before the upstream was connected, read (and recorded, with their
+    /// times) while it connects. Sent once connected.
     private var heldForServer: [ByteBuffer] = []
+    private var heldBytes = 0
+    /// Reading the client's last bytes after a connect failure (see `SessionTap.Action.drainClient`).
+    private var drainingClient = false
+    private var drainTimer: Scheduled<Void>?
+
+    /// Client bytes read ahead while the upstream connects; beyond this, TCP holds the client back.
+    static let readAheadLimit = 64 * 1024
+    /// How long the client's last bytes are waited for after a connect failure. Bytes that had
+    /// arrived are readable at once; this only bounds the wait when there are none.
+    static let drainGrace: TimeAmount = .milliseconds(20)
 
     init(
         tap: SessionTap, upstream: SocketAddress, connectTimeout: TimeAmount, eventLoop: EventLoop,
@@ -90,6 +100,9 @@ final class ProxySession {
         connected.assumeIsolated().whenFailure { error in
             self.upstreamFailed(error)
         }
+        // Read (and record) what the client sends while the upstream connects, so that a failed
+        // attempt still records it, at the times it came.
+        client?.read()
     }
 
     // MARK: Events from the glue handlers
@@ -109,6 +122,7 @@ final class ProxySession {
         record(event)
         if side == .client, !upstreamReady {
             heldForServer.append(buffer)
+            heldBytes += buffer.readableBytes
         } else {
             glue(side.partner)?.write(buffer)
         }
@@ -116,6 +130,20 @@ final class ProxySession {
 
     func readComplete(from side: ProxySide) {
         (side == .client ? server : client)?.flush()
+        guard side == .client else { return }
+        if drainingClient {
+            clientDrained()
+        } else if !upstreamReady, upstreamChannel?.isActive != true, heldBytes < Self.readAheadLimit {
+            client?.read()
+        }
+    }
+
+    private func clientDrained() {
+        guard drainingClient else { return }
+        drainingClient = false
+        drainTimer?.cancel()
+        drainTimer = nil
+        run(tap.clientDrained(now: Self.now()))
     }
 
     func inputClosed(_ side: ProxySide) {
@@ -169,9 +197,17 @@ final class ProxySession {
                 if let server {
                     for buffer in heldForServer { server.write(buffer) }
                     heldForServer.removeAll()
+                    heldBytes = 0
                     server.flush()
                 }
                 client?.startReading()
+            case .drainClient:
+                drainingClient = true
+                heldForServer.removeAll()
+                heldBytes = 0
+                client?.read()
+                let session = NIOLoopBound(self, eventLoop: eventLoop)
+                drainTimer = eventLoop.scheduleTask(in: Self.drainGrace) { session.value.clientDrained() }
             case .shutdownOutput(let side):
                 glue(side)?.shutdownOutput()
             case .drainAndClose(let side):

@@ -18,6 +18,10 @@ public struct SessionTap: Sendable {
         case drainAndClose(ProxySide)
         /// Close this side now (or cancel the upstream connection attempt).
         case close(ProxySide)
+        /// The upstream could not be reached: read what the client has already sent (its
+        /// bytes are recorded), then call `clientDrained(now:)`, at the latest after a short
+        /// grace period.
+        case drainClient
         /// Both sides are gone; the session is over.
         case finished(ConnectionSummary)
     }
@@ -54,6 +58,9 @@ public struct SessionTap: Sendable {
     private var resetRecorded = false
     private var byteCounts: [Direction: Int] = [.clientToServer: 0, .serverToClient: 0]
     private var connectFailure: ConnectFailure?
+    /// The connect failure, and when it happened, while the client's last bytes are read:
+    /// its event is written once they are, so they come before it.
+    private var drainingFailure: (failure: ConnectFailure, at: Int64)?
     private var stopping = false
     private var ended = false
     private let openEvent: SessionEvent
@@ -96,6 +103,11 @@ public struct SessionTap: Sendable {
         var actions: [Action] = []
         if !self[.server].closing {
             connectFailure = failure
+            if self[.client].isUsable {
+                // Bytes the client sent before the failure may still wait unread: read them first.
+                drainingFailure = (failure, now)
+                return [.drainClient]
+            }
             actions.append(.record(event(now, .connectFailed(failure))))
         }
         if self[.client].isUsable {
@@ -106,10 +118,44 @@ public struct SessionTap: Sendable {
         return actions + finishIfDone(now: now)
     }
 
+    /// The client's bytes that arrived before a connect failure have been read (or the grace
+    /// period is over). A client that sent something is reset: it learns that its request was
+    /// not taken, as it did when its unread bytes made the kernel answer the close with RST; one
+    /// that sent nothing gets FIN. Either is recorded as the server side's ending.
+    public mutating func clientDrained(now: Int64) -> [Action] {
+        var actions = endDrain()
+        guard !actions.isEmpty, self[.client].isUsable else { return actions }
+        self[.client].closing = true
+        self[.client].ending = self[.client].ending ?? .closedByProxy
+        if byteCounts[.clientToServer, default: 0] > 0 {
+            resetRecorded = true
+            closedDirections.insert(.serverToClient)
+            actions += [.record(event(now, .reset(by: .serverToClient))), .reset(.client)]
+        } else {
+            closedDirections.insert(.serverToClient)
+            actions += [.record(event(now, .close(.serverToClient, .fin))), .close(.client)]
+        }
+        return actions
+    }
+
+    /// Writes the connect failure held while the client was drained.
+    private mutating func endDrain() -> [Action] {
+        guard let draining = drainingFailure else { return [] }
+        drainingFailure = nil
+        return [.record(event(draining.at, .connectFailed(draining.failure)))]
+    }
+
     /// Bytes read from `side`; the handler forwards them unchanged.
     public mutating func read(_ bytes: [UInt8], from side: ProxySide, now: Int64) -> SessionEvent {
         byteCounts[side.sendingDirection, default: 0] += bytes.count
-        return event(now, .data(side.sendingDirection, bytes))
+        return event(clientTime(now), .data(side.sendingDirection, bytes))
+    }
+
+    /// While the client is drained after a connect failure, what is read had arrived before
+    /// the failure: it is recorded at the failure's time, which its event follows.
+    private func clientTime(_ now: Int64) -> Int64 {
+        guard let draining = drainingFailure else { return now }
+        return min(now, draining.at)
     }
 
     /// `side` sent FIN: record it and carry it to the other side once what is queued there is sent.
@@ -119,7 +165,7 @@ public struct SessionTap: Sendable {
         self[side].inputEnded = true
         self[side].ending = self[side].ending ?? .fin
         if closedDirections.insert(side.sendingDirection).inserted {
-            actions.append(.record(event(now, .close(side.sendingDirection, .fin))))
+            actions.append(.record(event(clientTime(now), .close(side.sendingDirection, .fin))))
         }
         let partner = side.partner
         if !self[partner].outputShut, !self[partner].closing {
@@ -140,14 +186,14 @@ public struct SessionTap: Sendable {
     /// `side` failed: a read error such as ECONNRESET. Recorded as a reset by this side and carried to the other side as RST.
     public mutating func failed(_ side: ProxySide, now: Int64) -> [Action] {
         guard self[side].phase == .open, !self[side].closing, !self[side].aborted else { return [] }
-        return abort(side, now: now)
+        return endDrain() + abort(side, now: now)
     }
 
     /// `side`'s channel is closed.
     public mutating func inactive(_ side: ProxySide, now: Int64) -> [Action] {
         guard self[side].phase == .open else { return [] }
         let state = self[side]
-        var actions: [Action] = []
+        var actions: [Action] = endDrain()
         if !state.closing, !state.aborted {
             if !state.inputEnded, state.outputShut {
                 // SwiftNIO closes a channel whose output is shut when EOF arrives, instead of
@@ -175,7 +221,7 @@ public struct SessionTap: Sendable {
     /// The proxy is stopping: close both sides (and cancel a pending upstream connection).
     public mutating func stop(now: Int64) -> [Action] {
         stopping = true
-        var actions: [Action] = []
+        var actions: [Action] = endDrain()
         for side in [ProxySide.client, .server] {
             // Sides already closing are closed again: one waiting to drain to a peer that
             // does not read would otherwise hold the stop up.

@@ -345,7 +345,9 @@ public struct ReplayMachine: Sendable {
         case .reset:
             return finish(.serverReset, with: [.reset])
         case .connectFailed(let failure):
-            return finish(.connectFailure(failure), with: [.close])
+            // A `reset` step right after it: the recorded client was reset, not closed.
+            let resets = next < plan.steps.count && plan.steps[next].action == .reset
+            return finish(.connectFailure(failure), with: [resets ? .reset : .close])
         }
     }
 

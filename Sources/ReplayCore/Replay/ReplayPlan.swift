@@ -118,9 +118,13 @@ public struct ReplayPlan: Sendable, Equatable {
                 ending = .rst
                 break events
             case .connectFailed(let failure):
-                // What the client saw: its connection closed once the attempt had failed.
+                // What the client saw: its connection closed once the attempt had failed, by a
+                // reset when the recording says so (a client whose bytes the proxy did not take).
                 steps = [Step(action: .connectFailed(failure), clientBytes: 0, afterClientClose: false,
                               delay: max(0, failure.elapsed), offset: event.offset)]
+                if Self.resetFollows(event, in: session.events) {
+                    steps.append(Step(action: .reset, clientBytes: 0, afterClientClose: false, delay: 0, offset: event.offset))
+                }
                 serverBytes = 0
                 ending = .connectFailed(failure)
                 break events
@@ -132,6 +136,13 @@ public struct ReplayPlan: Sendable, Equatable {
 }
 
 extension ReplayPlan {
+    /// Whether the server side's `reset` comes after the connect failure `failure` in `events`:
+    /// the recording proxy reset the client instead of closing it.
+    static func resetFollows(_ failure: SessionEvent, in events: [SessionEvent]) -> Bool {
+        guard let index = events.firstIndex(of: failure) else { return false }
+        return events[(index + 1)...].contains { $0.kind == .reset(by: .serverToClient) }
+    }
+
     /// The plan of `--match none`: every step waits for nothing the client does, only for its
     /// recorded delay after the server's previous step (the first one after the open), as a
     /// blind script plays.
