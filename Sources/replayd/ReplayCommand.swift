@@ -96,6 +96,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Log only warnings and errors, not one line per connection.")
     var quiet = false
 
+    @Flag(help: "Serve sessions that lost server bytes (gap events) anyway, skipping what is missing; by default replay refuses them.")
+    var allowGaps = false
+
     func validate() throws {
         guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be a number greater than 0, got \(speed)") }
         guard hold >= 0, hold.isFinite else { throw ValidationError("--hold must be 0 or more seconds, got \(hold)") }
@@ -188,6 +191,12 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         guard !chosen.isEmpty else {
             throw failure(CommandError("\(cassettes.joined(separator: ", ")): no sessions; there is nothing to replay"))
+        }
+
+        let incomplete = IncompleteSessions(chosen.map { ($0.ref.file, $0.session) })
+        if !incomplete.entries.isEmpty {
+            guard allowGaps else { throw failure(incomplete.refusal) }
+            incomplete.warn(logger)
         }
 
         let options = ReplayOptions(speed: speed, noDelay: noDelay,

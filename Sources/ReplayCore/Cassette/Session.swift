@@ -46,6 +46,22 @@ public struct Session: Sendable, Equatable {
         return nil
     }
 
+    /// Where the server's stream is broken: each `s2c` gap, with its time and the byte of the
+    /// server's stream it lies at (counted over the data before it). A session with any is
+    /// incomplete: replaying it cannot send what the server sent.
+    public var serverGaps: [(offset: Int64, atByte: Int, bytes: Int)] {
+        var gaps: [(offset: Int64, atByte: Int, bytes: Int)] = []
+        var position = 0
+        for event in events {
+            switch event.kind {
+            case .data(.serverToClient, let bytes): position += bytes.count
+            case .gap(.serverToClient, let count) where count > 0: gaps.append((event.offset, position, count))
+            default: continue
+            }
+        }
+        return gaps
+    }
+
     /// The upstream connection failure, if the recording proxy could not reach the server.
     public var connectFailure: ConnectFailure? {
         for event in events {

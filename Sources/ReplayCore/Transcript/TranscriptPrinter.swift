@@ -15,6 +15,13 @@ public struct TranscriptPrinter: Sendable {
         if let proto = session.open.proto { heading += "  \(proto.rawValue)" }
         heading += session.open.start.map { "  started \($0.iso8601)" } ?? "  (no start time)"
         var lines = [heading]
+        let gaps = session.serverGaps
+        if !gaps.isEmpty {
+            let missing = gaps.reduce(0) { $0 + $1.bytes }
+            let first = gaps[0]
+            lines.append("  INCOMPLETE: \(missing) bytes of the server's stream are missing (\(gaps.count) gap\(gaps.count == 1 ? "" : "s"), "
+                + "the first at +\(Self.seconds(first.offset)) after byte \(first.atByte)); replay serves it only with --allow-gaps")
+        }
         var totals: [Direction: Int] = [.clientToServer: 0, .serverToClient: 0]
         for event in session.events {
             let time = "  +" + Self.seconds(event.offset)
