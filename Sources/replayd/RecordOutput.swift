@@ -38,6 +38,10 @@ enum RecordOutput {
         } catch {
             throw CommandError("\(error) (--append adds only to a cassette this replayd reads; --force replaces the file)")
         }
+        // Version 2 events after a version 1 header would claim a format the file no longer keeps to.
+        guard reader.header.version == CassetteHeader.currentVersion else {
+            throw CommandError("\(path): line 1: cassette format version \(reader.header.version); --append adds only to a version \(CassetteHeader.currentVersion) cassette (record into a new file, or use --force to replace it)")
+        }
         var highest = 0
         do {
             while let event = try reader.next() { highest = max(highest, event.session) }

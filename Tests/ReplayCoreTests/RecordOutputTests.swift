@@ -91,6 +91,19 @@ struct RecordOutputTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data("keep me\n".utf8))
     }
 
+    @Test("--append refuses a version 1 cassette: version 2 events would not match its header")
+    func appendRefusesVersion1() async throws {
+        let directory = try TestPaths.temporaryDirectory("record-out")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/old.cassette"
+        let text = #"{"format":"replayd-cassette","version":1,"tool":"t","created":"2026-11-22T09:14:03.512204Z","source":"record"}"# + "\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let record = try ChildProcess(TestPaths.replayd, ["record", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "-o", path, "--append"])
+        #expect(try await record.wait(timeout: 10) != 0)
+        #expect(record.stderr.contains("replayd: error: \(path): line 1: cassette format version 1; --append adds only to a version 2 cassette"), "\(record.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(text.utf8))
+    }
+
     @Test("--force with --append is a usage error")
     func forceAndAppend() async throws {
         let record = try ChildProcess(TestPaths.replayd, ["record", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "-o", "/dev/null", "--append", "--force"])
