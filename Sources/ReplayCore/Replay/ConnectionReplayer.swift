@@ -69,8 +69,13 @@ public struct ConnectionReplayer: Sendable {
         framer = dialect.makeFramer()
         report.followed = conversation.ref
         self.cursor = cursor
+        let openingPieces = conversation.exchanges[opening.exchange].pieces
+        // The recorded proxy never reached its server: nothing the client sends gets an answer.
+        if openingPieces.contains(where: { if case .connectFailed = $0.action { return true } else { return false } }) {
+            stoppedAnswering = true
+        }
         var actions = machine.connected(at: now)
-        actions += machine.append(steps(conversation.exchanges[opening.exchange].pieces), at: now)
+        actions += machine.append(steps(openingPieces), at: now)
         if cursor.isAtEnd { actions += machine.complete(at: now) }
         return observe(actions)
     }
