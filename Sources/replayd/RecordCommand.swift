@@ -60,6 +60,9 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(name: .long, help: ProtocolOption.help)
     var proto: String?
 
+    @OptionGroup(title: "Secrets")
+    var redaction: RedactionOptions
+
     func validate() throws {
         guard connectTimeout > 0, connectTimeout.isFinite else {
             throw ValidationError("--connect-timeout must be a positive number of seconds")
@@ -91,6 +94,8 @@ struct RecordCommand: AsyncParsableCommand {
             connectTimeout: .nanoseconds(Int64(connectTimeout * 1e9))
         )
         options.proto = try ProtocolOption.parse(proto)
+        options.redact = !redaction.noRedact
+        options.redactRules = try redaction.rules()
         let header = CassetteHeader(source: .record, details: ["upstream": upstreamEndpoint.description])
         // Written as OUTPUT.partial until the proxy listens, so a start that fails (port in use)
         // never replaces an existing cassette; then renamed, and it grows in place from there on.

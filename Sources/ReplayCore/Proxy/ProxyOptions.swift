@@ -12,6 +12,10 @@ public struct ProxyOptions: Sendable {
     public var connectTimeout: TimeAmount
     /// The protocol every session is tagged with (`--proto`); nil detects each session's.
     public var proto: WireProtocol?
+    /// Whether secrets are redacted before they are written (on unless `--no-redact`).
+    public var redact = true
+    /// The user's `--redact` expressions, applied when `redact` is on.
+    public var redactRules = UserRedactionRules.none
 
     public init(listen: HostPort, upstream: SocketAddress, upstreamName: String, connectTimeout: TimeAmount = .seconds(10),
                 proto: WireProtocol? = nil) {
