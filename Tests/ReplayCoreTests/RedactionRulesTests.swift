@@ -182,4 +182,43 @@ struct RedactionRulesTests {
             }
         }
     }
+
+    @Test func aLongLineIsHeldAtMostTheLimit() {
+        var redactor = Redactor()
+        var output: [SessionEvent] = []
+        redactor.take(SessionEvent(session: 1, offset: 0, kind: .open(SessionOpen(client: "c:1", server: "s:25", start: nil, proto: .smtp))), into: &output)
+        let chunk = Array(repeating: UInt8(ascii: "A"), count: 1024)
+        var heldMost = 0
+        for index in 0..<100 {
+            redactor.take(SessionEvent(session: 1, offset: Int64(index + 1), kind: .data(.clientToServer, chunk)), into: &output)
+            let written = output.reduce(0) { if case .data(_, let bytes) = $1.kind { return $0 + bytes.count } else { return $0 } }
+            heldMost = max(heldMost, (index + 1) * 1024 - written)
+        }
+        #expect(heldMost <= SecretScanner.unitLimit + 1024)
+        // After the long line, a secret on the next line is still found.
+        redactor.take(SessionEvent(session: 1, offset: 200, kind: .data(.clientToServer, Array("\r\nAUTH PLAIN c2VjcmV0\r\n".utf8))), into: &output)
+        redactor.take(SessionEvent(session: 1, offset: 201, kind: .end), into: &output)
+        let stream = output.flatMap { event -> [UInt8] in if case .data(_, let bytes) = event.kind { return bytes } else { return [] } }
+        #expect(stream == Array(repeating: UInt8(ascii: "A"), count: 100 * 1024) + Array("\r\nAUTH PLAIN ********\r\n".utf8))
+        #expect(redactor.openSessions == 0)
+    }
+
+    @Test func otherSessionsFlowWhileOneIsHeld() {
+        var redactor = Redactor()
+        var output: [SessionEvent] = []
+        for session in 1...2 {
+            redactor.take(SessionEvent(session: session, offset: 0, kind: .open(SessionOpen(client: "c:\(session)", server: "s:110", start: nil, proto: .pop3))), into: &output)
+        }
+        redactor.take(SessionEvent(session: 1, offset: 1, kind: .data(.clientToServer, Array("PASS hun".utf8))), into: &output)
+        redactor.take(SessionEvent(session: 2, offset: 1, kind: .data(.clientToServer, Array("STAT\r\n".utf8))), into: &output)
+        #expect(output.last == SessionEvent(session: 2, offset: 1, kind: .data(.clientToServer, Array("STAT\r\n".utf8))))
+        // Session 1 ends mid-line: the partial line is searched as it is and let out.
+        redactor.take(SessionEvent(session: 1, offset: 2, kind: .close(.clientToServer, .fin)), into: &output)
+        #expect(output.contains(SessionEvent(session: 1, offset: 1, kind: .data(.clientToServer, Array("PASS ***".utf8)))))
+        #expect(output.contains { if case .redacted(let r) = $0.kind { return r == Redaction(direction: .clientToServer, offset: 5, length: 3, rule: "pop3-pass") } else { return false } })
+        var rest: [SessionEvent] = []
+        redactor.finish(into: &rest)
+        #expect(rest.isEmpty)
+        #expect(redactor.counts == ["pop3-pass": 1])
+    }
 }

@@ -56,9 +56,4 @@ public struct Redactor: Sendable {
         sessions.removeAll()
     }
 
-    /// The counts as `rule: N` words, most first, for a summary line.
-    public var countSummary: String {
-        counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            .map { "\($0.key): \($0.value)" }.joined(separator: ", ")
-    }
 }
