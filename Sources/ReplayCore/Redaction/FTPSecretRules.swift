@@ -5,6 +5,7 @@ struct FTPSecretRules: SecretRules {
     mutating func take(_ unit: ArraySlice<UInt8>, direction: Direction, secrets: inout [FoundSecret]) -> ScanStep {
         guard direction == .clientToServer else { return .line }
         let line = SecretLine(unit)
+        guard line.startsWithLetter(in: "P") else { return .line }
         if let verb = line.words.first, line.word(verb, is: "PASS"), let range = line.rest(fromWord: 1) {
             secrets.append(FoundSecret(range: range, rule: "ftp-pass"))
         }

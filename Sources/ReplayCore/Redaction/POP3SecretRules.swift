@@ -16,6 +16,7 @@ struct POP3SecretRules: SecretRules {
             if let range = line.wholeContent { secrets.append(FoundSecret(range: range, rule: "pop3-auth")) }
             return .line
         }
+        guard line.startsWithLetter(in: "PA") else { return .line }
         let words = line.words
         guard let verb = words.first else { return .line }
         if line.word(verb, is: "PASS"), let range = line.rest(fromWord: 1) {

@@ -55,5 +55,4 @@ public struct Redactor: Sendable {
         }
         sessions.removeAll()
     }
-
 }

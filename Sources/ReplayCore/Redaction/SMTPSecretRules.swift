@@ -30,6 +30,7 @@ struct SMTPSecretRules: SecretRules {
             auth = line.wholeContent == nil ? .none : .loginPassword
             return .line
         }
+        guard line.startsWithLetter(in: "ABD") else { return .line }
         let words = line.words
         guard let verb = words.first else { return .line }
         if line.word(verb, is: "DATA"), words.count == 1 {

@@ -15,6 +15,14 @@ struct SecretLine {
 
     subscript(_ index: Int) -> UInt8 { bytes[bytes.startIndex + index] }
 
+    /// Whether the content's first byte is one of `letters` (ASCII, either case): a cheap test
+    /// before the words of a line are read.
+    func startsWithLetter(in letters: String) -> Bool {
+        guard contentEnd > 0 else { return false }
+        let first = Self.upper(self[0])
+        return letters.utf8.contains(first)
+    }
+
     var isEmpty: Bool { contentEnd == 0 }
 
     /// The space-separated words of the content (runs of spaces or tabs separate).

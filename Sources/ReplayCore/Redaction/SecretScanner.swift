@@ -62,6 +62,14 @@ struct SecretScanner: Sendable {
                     if newline != nil { overflowing = false }
                     continue
                 }
+                if unit.isEmpty, newline != nil {
+                    // A whole line in this chunk: searched in place, not copied.
+                    unitStart = offset
+                    offset += end - index
+                    complete(bytes[index..<end], rules: &rules, user: user, found: &found)
+                    index = end
+                    continue
+                }
                 if unit.isEmpty { unitStart = offset }
                 unit.append(contentsOf: bytes[index..<end])
                 offset += end - index
@@ -111,16 +119,22 @@ struct SecretScanner: Sendable {
     }
 
     private mutating func complete(rules: inout any SecretRules, user: UserRedactionRules, found: inout [Redaction]) {
+        let collected = unit
+        unit.removeAll(keepingCapacity: unit.capacity <= 4096)
+        complete(collected[...], rules: &rules, user: user, found: &found)
+    }
+
+    /// Hands one complete unit (starting at `unitStart`) to the rules and takes their framing.
+    private mutating func complete(_ unit: ArraySlice<UInt8>, rules: inout any SecretRules, user: UserRedactionRules, found: inout [Redaction]) {
         var secrets: [FoundSecret] = []
         let wasLine = step == .line
-        var next = rules.take(unit[...], direction: direction, secrets: &secrets)
+        var next = rules.take(unit, direction: direction, secrets: &secrets)
         if case .skip(let count, _) = next, count <= 0 { next = rules.afterSkip(direction) }
-        if wasLine, rules.appliesUserRules { user.secrets(in: unit[...], into: &secrets) }
+        if wasLine, rules.appliesUserRules { user.secrets(in: unit, into: &secrets) }
         for secret in secrets where !secret.range.isEmpty && secret.range.lowerBound >= 0 && secret.range.upperBound <= unit.count {
             found.append(Redaction(direction: direction, offset: unitStart + secret.range.lowerBound,
                                    length: secret.range.count, rule: secret.rule))
         }
-        unit.removeAll(keepingCapacity: unit.capacity <= 4096)
         begin(next)
     }
 
