@@ -48,6 +48,9 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .long, help: ProtocolOption.help)
     var proto: String?
 
+    @OptionGroup(title: "Secrets")
+    var redaction: RedactionOptions
+
     @Argument(parsing: .remaining, help: "A tcpdump-style filter, e.g. tcp port 25.")
     var filter: [String] = []
 
@@ -69,7 +72,8 @@ struct CaptureCommand: ParsableCommand {
             defer { signals.forEach { $0.cancel() } }
             let capture = try LiveCapture(options: options)
             for warning in capture.warnings { printToStandardError("replayd: warning: \(warning)") }
-            let recorder = try CaptureRecorder(capture: capture, outputPath: output, proto: ProtocolOption.parse(proto))
+            let recorder = try CaptureRecorder(capture: capture, outputPath: output, proto: ProtocolOption.parse(proto),
+                                               redactor: redaction.redactor())
             printToStandardError("capturing on \(interface)")
             let limits = CaptureRecorder.Limits(
                 duration: duration.map { .nanoseconds(Int64($0 * 1e9)) }, sessions: countSessions)

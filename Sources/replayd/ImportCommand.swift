@@ -40,6 +40,9 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .long, help: ProtocolOption.help)
     var proto: String?
 
+    @OptionGroup(title: "Secrets")
+    var redaction: RedactionOptions
+
     @Argument(parsing: .remaining, help: "A tcpdump-style filter, e.g. tcp port 25.")
     var filter: [String] = []
 
@@ -53,6 +56,8 @@ struct ImportCommand: ParsableCommand {
         var importer = CaptureImporter(capturePath: capture, outputPath: output, filter: filter.joined(separator: " "))
         importer.syncToDisk = !noSync
         importer.proto = try ProtocolOption.parse(proto)
+        importer.redact = !redaction.noRedact
+        importer.redactRules = try redaction.rules()
         let bar = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
         if let bar { importer.progress = { bar.update(done: $0, total: $1) } }
         do {

@@ -66,6 +66,9 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(name: .long, help: ProtocolOption.help)
     var proto: String?
 
+    @OptionGroup(title: "Secrets")
+    var redaction: RedactionOptions
+
     func validate() throws {
         guard connectTimeout > 0, connectTimeout.isFinite else {
             throw ValidationError("--connect-timeout must be a positive number of seconds")
@@ -100,6 +103,8 @@ struct RecordCommand: AsyncParsableCommand {
             connectTimeout: .nanoseconds(Int64(connectTimeout * 1e9))
         )
         options.proto = try ProtocolOption.parse(proto)
+        options.redact = !redaction.noRedact
+        options.redactRules = try redaction.rules()
         let writer: CassetteWriter
         switch try RecordOutput.plan(path: output, force: force, append: append) {
         case .create:

@@ -24,7 +24,7 @@ struct Replayd: AsyncParsableCommand {
         version: ReplaydVersion.current,
         subcommands: [
             RecordCommand.self, ReplayCommand.self, ShowCommand.self, CatCommand.self,
-            ImportCommand.self, CaptureCommand.self, ExportCommand.self,
+            ImportCommand.self, CaptureCommand.self, ExportCommand.self, RedactCommand.self,
         ]
     )
 }

@@ -45,7 +45,7 @@ struct ImportExportRoundTripTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let cassettePath = "\(directory)/imported.cassette", exported = "\(directory)/exported.pcap"
 
-        let importer = try ChildProcess(TestPaths.replayd, ["import", capture.path, "-o", cassettePath])
+        let importer = try ChildProcess(TestPaths.replayd, ["import", capture.path, "-o", cassettePath, "--no-redact"])
         #expect(try await importer.wait(timeout: 60) == 0, "import failed: \(importer.stderr)")
         let exporter = try ChildProcess(TestPaths.replayd, ["export", cassettePath, "-o", exported])
         #expect(try await exporter.wait(timeout: 60) == 0, "export failed: \(exporter.stderr)")

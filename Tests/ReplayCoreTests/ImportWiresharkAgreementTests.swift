@@ -26,7 +26,9 @@ struct ImportWiresharkAgreementTests {
         let temporary = try TestPaths.temporaryDirectory("import")
         defer { try? FileManager.default.removeItem(atPath: temporary) }
         let output = "\(temporary)/out.cassette"
-        let importer = CaptureImporter(capturePath: path, outputPath: output)
+        var importer = CaptureImporter(capturePath: path, outputPath: output)
+        // Byte for byte against tshark: the captures' passwords and cookies must stay.
+        importer.redact = false
 
         if unreadable.contains(capture) {
             #expect(throws: CaptureError.self) { try importer.run(logger: Logger(label: "test")) }

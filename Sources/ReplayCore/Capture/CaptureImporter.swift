@@ -17,6 +17,10 @@ public struct CaptureImporter {
     /// The protocol of every session (`--proto`); nil detects each session's from its port and
     /// first bytes.
     public var proto: WireProtocol?
+    /// Whether secrets are redacted before they are written (on unless `--no-redact`).
+    public var redact = true
+    /// The user's `--redact` expressions, applied when `redact` is on.
+    public var redactRules = UserRedactionRules.none
 
     public init(capturePath: String, outputPath: String, filter: String? = nil) {
         self.capturePath = capturePath
@@ -42,7 +46,8 @@ public struct CaptureImporter {
         do {
             var pump = ImportPump(handle: handle, writer: writer, logger: logger,
                                   configuration: reassemblerConfiguration, progress: progress,
-                                  tagger: ProtocolTagger(forced: proto))
+                                  tagger: ProtocolTagger(forced: proto),
+                                  redactor: redact ? Redactor(user: redactRules) : nil)
             let summary = try pump.run(totalBytes: Self.fileSize(capturePath))
             try writer.finish()
             return summary
@@ -71,12 +76,16 @@ struct ImportPump {
     /// Tags each session's `open` with its protocol, between the reassembler and the writer.
     var tagger: ProtocolTagger
     var tagged: [SessionEvent] = []
+    /// Replaces secrets after the tagger (nil: `--no-redact`).
+    var redactor: Redactor?
+    var redacted: [SessionEvent] = []
     static let noticeLimit = 20
 
     init(handle: PcapHandle, writer: CassetteWriter, logger: Logger,
          configuration: TCPReassembler.Configuration, progress: ((Int, Int) -> Void)?,
-         tagger: ProtocolTagger = ProtocolTagger()) {
+         tagger: ProtocolTagger = ProtocolTagger(), redactor: Redactor? = nil) {
         self.tagger = tagger
+        self.redactor = redactor
         self.handle = handle
         self.writer = writer
         self.logger = logger
@@ -122,7 +131,13 @@ struct ImportPump {
         if !reassembler.notices.isEmpty { collectNotices() }
     }
 
-    private mutating func writeTagged() throws {
+    private mutating func writeTagged(finishing: Bool = false) throws {
+        if redactor != nil {
+            redactor?.take(tagged, into: &redacted)
+            if finishing { redactor?.finish(into: &redacted) }
+            tagged.removeAll(keepingCapacity: true)
+            swap(&tagged, &redacted)
+        }
         for event in tagged { try writer.append(event) }
         tagged.removeAll(keepingCapacity: true)
     }
@@ -136,7 +151,7 @@ struct ImportPump {
         try writeEvents()
         // Every session has ended by now, so nothing is held; released anyway for safety.
         tagger.finish(into: &tagged)
-        try writeTagged()
+        try writeTagged(finishing: true)
         collectNotices()
         summary.reassembly = reassembler.statistics
         let hidden = summary.reassembly.overlapsDiffering - min(summary.reassembly.overlapsDiffering, Self.noticeLimit)

@@ -6,7 +6,8 @@ import Darwin
 #endif
 
 /// Records a live capture into a cassette: packets → `PacketDecoder` → `TCPReassembler` (the
-/// same path as `replayd import`) → `ProtocolTagger` → `CaptureSessionBuffer` → `CassetteWriter`.
+/// same path as `replayd import`) → `ProtocolTagger` → `Redactor` → `CaptureSessionBuffer` →
+/// `CassetteWriter`.
 ///
 /// The cassette is written progressively, not atomically: the header at once, then each
 /// session when it ends, flushed as complete lines, so a killed recorder leaves every session
@@ -40,6 +41,9 @@ public final class CaptureRecorder {
     private var buffer: CaptureSessionBuffer
     private var tagger: ProtocolTagger
     private var tagged: [SessionEvent] = []
+    /// Replaces secrets after the tagger (nil: `--no-redact`).
+    private var redactor: Redactor?
+    private var redacted: [SessionEvent] = []
     private var summary = LiveCaptureSummary()
     private var produced: [SessionEvent] = []
     private var output: [SessionEvent] = []
@@ -47,7 +51,8 @@ public final class CaptureRecorder {
     /// Creates the cassette (mode 0600) and writes its header; nothing is captured until `run`.
     public init(capture: LiveCapture, outputPath: String,
                 reassemblerConfiguration: TCPReassembler.Configuration = .init(),
-                bufferLimit: Int = 32 << 20, proto: WireProtocol? = nil) throws {
+                bufferLimit: Int = 32 << 20, proto: WireProtocol? = nil, redactor: Redactor? = Redactor()) throws {
+        self.redactor = redactor
         self.capture = capture
         self.outputPath = outputPath
         var details = ["interface": capture.options.interface, "linktype": capture.linkTypeName]
@@ -152,10 +157,20 @@ public final class CaptureRecorder {
     private func routeProduced() throws {
         tagger.take(produced, into: &tagged)
         produced.removeAll(keepingCapacity: true)
+        redact(finishing: false)
         buffer.take(tagged, into: &output)
         tagged.removeAll(keepingCapacity: true)
         for event in output { try writer.append(event) }
         output.removeAll(keepingCapacity: true)
+    }
+
+    /// Passes `tagged` through the redactor (when on), in place.
+    private func redact(finishing: Bool) {
+        guard redactor != nil else { return }
+        redactor?.take(tagged, into: &redacted)
+        if finishing { redactor?.finish(into: &redacted) }
+        tagged.removeAll(keepingCapacity: true)
+        swap(&tagged, &redacted)
     }
 
     /// Routes what is left and puts every complete line in the file.
@@ -163,6 +178,7 @@ public final class CaptureRecorder {
         try routeProduced()
         // Every session has ended (`reassembler.finish()`), so nothing is held; released anyway.
         tagger.finish(into: &tagged)
+        redact(finishing: true)
         buffer.take(tagged, into: &output)
         tagged.removeAll(keepingCapacity: true)
         for event in output { try writer.append(event) }

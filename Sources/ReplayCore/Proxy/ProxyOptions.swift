@@ -14,6 +14,10 @@ public struct ProxyOptions: Sendable {
     public var proto: WireProtocol?
     /// The number of the first session (`record --append` continues an existing cassette's numbering).
     public var firstSession = 1
+    /// Whether secrets are redacted before they are written (on unless `--no-redact`).
+    public var redact = true
+    /// The user's `--redact` expressions, applied when `redact` is on.
+    public var redactRules = UserRedactionRules.none
 
     public init(listen: HostPort, upstream: SocketAddress, upstreamName: String, connectTimeout: TimeAmount = .seconds(10),
                 proto: WireProtocol? = nil) {

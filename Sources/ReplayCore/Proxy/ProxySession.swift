@@ -5,12 +5,15 @@ import NIOPosix
 /// One proxied connection on one event loop: owns the `SessionTap` and the `ReadGate`, runs
 /// their actions on the two `GlueHandler`s, connects the upstream, and hands events to the
 /// cassette recorder (through its `ProtocolTagger`, which holds the `open` until the first
-/// chunk says what protocol the session speaks).
+/// chunk says what protocol the session speaks, then its `Redactor`, which replaces secrets).
 final class ProxySession {
     private var tap: SessionTap
     private var tagger: ProtocolTagger
     /// What the tagger lets through, reused.
     private var tagged: [SessionEvent] = []
+    /// Replaces secrets after the tagger (nil: `--no-redact`).
+    private var redactor: Redactor?
+    private var redacted: [SessionEvent] = []
     private var gate = ReadGate()
     private let eventLoop: EventLoop
     private let recorder: CassetteRecorder
@@ -40,11 +43,12 @@ final class ProxySession {
 
     init(
         tap: SessionTap, upstream: SocketAddress, connectTimeout: TimeAmount, eventLoop: EventLoop,
-        recorder: CassetteRecorder, tagger: ProtocolTagger = ProtocolTagger(), logger: Logger,
+        recorder: CassetteRecorder, tagger: ProtocolTagger = ProtocolTagger(), redactor: Redactor? = nil, logger: Logger,
         onFinished: @escaping (ConnectionSummary) -> Void
     ) {
         self.tap = tap
         self.tagger = tagger
+        self.redactor = redactor
         self.upstream = upstream
         self.connectTimeout = connectTimeout
         self.eventLoop = eventLoop
@@ -235,10 +239,16 @@ final class ProxySession {
         }
     }
 
-    /// Hands an event to the recorder through the tagger. Neither can fail or block: the bytes
-    /// are forwarded whatever becomes of their recording.
+    /// Hands an event to the recorder through the tagger and the redactor. None of them can
+    /// fail or block: the bytes are forwarded whatever becomes of their recording.
     private func record(_ event: SessionEvent) {
         tagger.take(event, into: &tagged)
+        if redactor != nil {
+            redactor?.take(tagged, into: &redacted)
+            if case .end = event.kind { redactor?.finish(into: &redacted) }
+            swap(&tagged, &redacted)
+            redacted.removeAll(keepingCapacity: true)
+        }
         var backlogged = false
         for event in tagged {
             if recorder.record(event) == .backlogged { backlogged = true }

@@ -120,7 +120,8 @@ public final class RecordingProxy: Sendable {
         let number = stamp.session
         let session = ProxySession(
             tap: tap, upstream: options.upstream, connectTimeout: options.connectTimeout, eventLoop: channel.eventLoop, recorder: recorder,
-            tagger: ProtocolTagger(forced: options.proto), logger: logger) { _ in
+            tagger: ProtocolTagger(forced: options.proto),
+            redactor: options.redact ? Redactor(user: options.redactRules) : nil, logger: logger) { _ in
             self.sessionEnded(number)
         }
         let boundSession = NIOLoopBound(session, eventLoop: channel.eventLoop)
