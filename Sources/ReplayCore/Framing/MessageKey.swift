@@ -16,6 +16,13 @@ public struct MessageKey: Sendable, Hashable {
         self.content = content
         self.exact = exact
     }
+
+    /// The strongest level at which `live` matches this recorded key; `nil` when the kinds differ.
+    public func level(matching live: MessageKey) -> MatchLevel? {
+        guard kind == live.kind else { return nil }
+        if exact == live.exact { return .exact }
+        return content == live.content ? .content : .kind
+    }
 }
 
 /// How closely a live message matched a recorded one; ordered from weakest to strongest.

@@ -171,12 +171,7 @@ public struct ConversationCursor: Sendable {
         guard set.index.node(before: depth, of: conversation) == node else { return false }
         let exchanges = set.conversations[conversation].exchanges
         guard depth < exchanges.count else { return false }
-        let recorded = exchanges[depth].key
-        switch level {
-        case .exact: return recorded.exact == key.exact
-        case .content: return recorded.kind == key.kind && recorded.content == key.content
-        case .kind: return recorded.kind == key.kind
-        }
+        return exchanges[depth].key.level(matching: key).map { $0 >= level } ?? false
     }
 
     private func wildcardMatches(_ node: ConversationIndex.Node, key: MessageKey, live: [UInt8]) -> [Int]? {
@@ -196,8 +191,7 @@ public struct ConversationCursor: Sendable {
         var index = nextExchange
         while index < exchanges.count, index <= nextExchange + Self.skipLimit {
             let recorded = exchanges[index]
-            if recorded.key.kind == key.kind {
-                let level: MatchLevel = recorded.key.exact == key.exact ? .exact : recorded.key.content == key.content ? .content : .kind
+            if let level = recorded.key.level(matching: key) {
                 if mode != .exact || level == .exact {
                     return .matched(take(Choice(conversation: conversation, exchange: index, level: level, skipped: index - nextExchange), node: nil))
                 }
