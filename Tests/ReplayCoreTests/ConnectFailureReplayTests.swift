@@ -42,6 +42,29 @@ struct ConnectFailureReplayTests {
         #expect(old.connected(at: 0) == [.close])
     }
 
+    @Test("replay by messages holds a failure recorded after client bytes until this client sends some")
+    func heldUntilTheClientSpeaks() {
+        let set = ConversationSet(cassettes: [("t.cassette", [Self.resetSession])])
+        #expect(set.conversations[0].clientBytesBeforeFailure == 18)
+        var replay = ConnectionReplayer(set: set, mode: .similar, policy: .error, options: ReplayOptions(noDelay: true), connection: 1, writesMayBlock: false)
+        // Connected: nothing but a fallback wakeup, so a client still connecting is not reset.
+        #expect(replay.connected(at: 0) == [.scheduleWakeup(at: ConnectionReplayer.heldFailureWait)])
+        #expect(replay.timerFired(at: S.ms(500)) == [.scheduleWakeup(at: ConnectionReplayer.heldFailureWait)])
+        // Its first bytes (another request than the recorded one): the recorded reset, at once.
+        #expect(replay.clientData(Array("GET /other".utf8), count: 10, at: S.ms(600)) == [.reset])
+        #expect(replay.machine.outcome == .connectFailure(Self.failure))
+
+        // A client that sends nothing is reset once the wait is over.
+        var silent = ConnectionReplayer(set: set, mode: .similar, policy: .error, options: ReplayOptions(noDelay: true), connection: 2, writesMayBlock: false)
+        _ = silent.connected(at: 0)
+        #expect(silent.timerFired(at: ConnectionReplayer.heldFailureWait) == [.reset])
+
+        // Recorded with no client bytes before the failure: nothing to wait for.
+        let finSet = ConversationSet(cassettes: [("t.cassette", [Self.finSession])])
+        var fin = ConnectionReplayer(set: finSet, mode: .similar, policy: .error, options: ReplayOptions(noDelay: true), connection: 3, writesMayBlock: false)
+        #expect(fin.connected(at: 0) == [.close])
+    }
+
     // MARK: End to end with curl
 
     /// curl's exit status for a request to `port` (56: the connection was reset; 52: empty reply).

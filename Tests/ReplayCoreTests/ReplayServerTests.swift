@@ -113,7 +113,7 @@ struct ReplayServerTests {
         #expect(rest.bytes == bytes("450 4.2.0 <b@example.net>: Recipient address rejected: Greylisted\r\n221 2.0.0 Bye\r\n"))
         #expect(rest.end == .eof)
         client.close()
-        let line = await fixture.waitForLog(containing: "session 1:")
+        let line = await fixture.waitForLog(containing: "client bytes (recorded")
         #expect(line?.contains("server FIN as recorded, then client closed") == true, "\(line ?? "no log line")")
         #expect(line?.contains("received 79 client bytes (recorded 79)") == true, "\(line ?? "no log line")")
     }

@@ -133,17 +133,17 @@ public struct ConversationCursor: Sendable {
     /// the strongest level any conversation leaving the node reaches, then the least served of
     /// those (the one followed now among equals, then the earliest recorded). Key lookups only.
     private func choose(at node: Int, key: MessageKey, live: [UInt8], skippedTo exchange: Int) -> (Choice, Int)? {
-        let index = set.index
-        let here = index.nodes[node]
+        // Fields read one by one: a copy of the node would retain each of its tables per message.
+        let depth = set.index.nodes[node].depth
         var level: MatchLevel
         var bucket: [Int]
-        if let exact = here.byExact[key.exact], let first = exact.first, kind(of: first, at: here.depth) == key.kind {
+        if let exact = set.index.nodes[node].byExact[key.exact], let first = exact.first, kind(of: first, at: depth) == key.kind {
             (level, bucket) = (.exact, exact)
-        } else if let wildcarded = wildcardMatches(here, key: key, live: live) {
+        } else if !set.index.nodes[node].withWildcards.isEmpty, let wildcarded = wildcardMatches(set.index.nodes[node], key: key, live: live) {
             (level, bucket) = (.exact, wildcarded)
-        } else if let content = here.byContent[ConversationIndex.contentKey(key)] {
+        } else if let content = set.index.nodes[node].byContent[ConversationIndex.contentKey(key)] {
             (level, bucket) = (.content, content)
-        } else if let kind = here.byKind[key.kind] {
+        } else if let kind = set.index.nodes[node].byKind[key.kind] {
             (level, bucket) = (.kind, kind)
         } else {
             return nil
@@ -152,13 +152,13 @@ public struct ConversationCursor: Sendable {
         guard var pick = set.served.leastServed(bucket, asking: lead) else { return nil }
         // Stay with the conversation followed now unless another was served less: switching
         // between equals gains nothing and makes the timing come from a different recording.
-        if let lead, lead != pick.conversation, follows(lead, node: node, depth: here.depth, key: key, level: level) {
+        if let lead, lead != pick.conversation, follows(lead, node: node, depth: depth, key: key, level: level) {
             let served = set.served.count(lead) - 1
             if served <= pick.served { pick = (lead, served) }
         }
-        let edge = index.edgePaths[pick.conversation][here.depth]
-        let choice = Choice(conversation: pick.conversation, exchange: here.depth, level: level,
-                            skipped: max(0, here.depth - nextExchange))
+        let edge = set.index.edgePaths[pick.conversation][depth]
+        let choice = Choice(conversation: pick.conversation, exchange: depth, level: level,
+                            skipped: max(0, depth - nextExchange))
         return (choice, edge)
     }
 
@@ -169,9 +169,8 @@ public struct ConversationCursor: Sendable {
     /// Whether `conversation` leaves `node` with a message that reaches `level` for `key`.
     private func follows(_ conversation: Int, node: Int, depth: Int, key: MessageKey, level: MatchLevel) -> Bool {
         guard set.index.node(before: depth, of: conversation) == node else { return false }
-        let exchanges = set.conversations[conversation].exchanges
-        guard depth < exchanges.count else { return false }
-        return exchanges[depth].key.level(matching: key).map { $0 >= level } ?? false
+        guard depth < set.conversations[conversation].exchanges.count else { return false }
+        return set.conversations[conversation].exchanges[depth].key.level(matching: key).map { $0 >= level } ?? false
     }
 
     private func wildcardMatches(_ node: ConversationIndex.Node, key: MessageKey, live: [UInt8]) -> [Int]? {

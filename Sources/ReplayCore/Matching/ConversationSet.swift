@@ -8,6 +8,8 @@ public final class ConversationSet: Sendable {
     public let masks: MaskSet
     /// The protocol forced with `--proto`, if any: live framing follows it.
     public let forcedProtocol: WireProtocol?
+    /// Keys of the live messages seen so far, shared by every connection.
+    public let keyCache = MessageKeyCache()
 
     public init(conversations: [RecordedConversation], masks: MaskSet = .none, forcedProtocol: WireProtocol? = nil) {
         self.conversations = conversations

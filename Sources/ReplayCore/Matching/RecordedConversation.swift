@@ -17,6 +17,9 @@ public struct RecordedConversation: Sendable {
     public var recordedClientBytes: Int
     /// All server bytes the conversation sends.
     public var recordedServerBytes: Int
+    /// A session whose proxy never reached its server: the client bytes that had arrived when
+    /// the connect failed (the replay waits for the live client's first bytes before failing).
+    public var clientBytesBeforeFailure: Int
 
     public init(session: Session, file: String, proto forced: WireProtocol? = nil, masks: MaskSet = .none) {
         let proto = forced ?? session.open.proto ?? Self.detect(session)
@@ -29,6 +32,7 @@ public struct RecordedConversation: Sendable {
         self.exchanges = builder.exchanges
         self.recordedClientBytes = builder.clientBytes
         self.recordedServerBytes = builder.serverBytes
+        self.clientBytesBeforeFailure = builder.clientBytesBeforeFailure
     }
 
     /// The protocol of a session recorded without one (a version 1 cassette).
@@ -61,6 +65,7 @@ public struct RecordedConversation: Sendable {
         var ended = false
         var clientBytes = 0
         var serverBytes = 0
+        var clientBytesBeforeFailure = 0
         /// Client bytes of the current message so far, and where the client stream's wildcards
         /// (capture gaps) lie, as offsets into the client stream.
         var clientStreamOffset = 0
@@ -143,6 +148,7 @@ public struct RecordedConversation: Sendable {
                     addPiece(.reset, to: target, at: event.offset)
                     ended = true
                 case .connectFailed(let failure):
+                    clientBytesBeforeFailure = clientBytes
                     exchanges = [RecordedExchange(request: nil, key: RecordedExchange.openingKey, requestOffset: exchanges[0].requestOffset)]
                     exchanges[0].pieces = [ReplayPlan.Step(action: .connectFailed(failure), clientBytes: 0, afterClientClose: false,
                                                            delay: max(0, failure.elapsed), offset: event.offset)]

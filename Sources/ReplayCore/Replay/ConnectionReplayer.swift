@@ -24,6 +24,14 @@ public struct ConnectionReplayer: Sendable {
     public private(set) var report: ConnectionReport
     /// Whether every step is kept in the report (`--report`), or only counted.
     private let keepsSteps: Bool
+    /// A recorded connect failure that came after the recorded client had sent bytes: held
+    /// until this client sends its first bytes (or closes, or `heldFailureDeadline` passes),
+    /// so that the reset never reaches a client still connecting (curl would report a failed
+    /// connect instead of the reset the recorded client saw).
+    private var heldFailure: [ReplayPlan.Step]?
+    private var heldFailureDeadline: Int64 = 0
+    /// How long a held connect failure waits for a client that sends nothing.
+    static let heldFailureWait: Int64 = 1_000_000_000
 
     /// Replays a compiled plan (`--match bytes`, `--match none`).
     public init(plan: ReplayPlan, options: ReplayOptions, connection: Int, session: SessionRef?, writesMayBlock: Bool) {
@@ -73,9 +81,14 @@ public struct ConnectionReplayer: Sendable {
         // The recorded proxy never reached its server: nothing the client sends gets an answer.
         if openingPieces.contains(where: { if case .connectFailed = $0.action { return true } else { return false } }) {
             stoppedAnswering = true
+            if conversation.clientBytesBeforeFailure > 0 {
+                heldFailure = openingPieces
+                heldFailureDeadline = now + Self.heldFailureWait
+                return observe(machine.connected(at: now) + [.scheduleWakeup(at: heldFailureDeadline)])
+            }
         }
         var actions = machine.connected(at: now)
-        actions += machine.append(steps(openingPieces), at: now)
+        actions += machine.append(openingPieces, waitingFor: progress, at: now)
         if cursor.isAtEnd { actions += machine.complete(at: now) }
         return observe(actions)
     }
@@ -83,6 +96,7 @@ public struct ConnectionReplayer: Sendable {
     /// The client sent `bytes` (`count` of them; the bytes may be nil when `readsClientBytes` is false).
     public mutating func clientData(_ bytes: [UInt8]?, count: Int, at now: Int64) -> [ReplayAction] {
         var actions = machine.clientSent(byteCount: count, at: now)
+        if heldFailure != nil, count > 0 { actions += releaseHeldFailure(at: now) }
         guard cursor != nil, let bytes, !stoppedAnswering else { return observe(actions) }
         var messages = framer.clientBytes(bytes)
         messages += cutOpaque()
@@ -94,6 +108,7 @@ public struct ConnectionReplayer: Sendable {
     }
 
     public mutating func clientClosed(at now: Int64) -> [ReplayAction] {
+        if heldFailure != nil { return observe(releaseHeldFailure(at: now) + machine.clientClosed(at: now)) }
         guard cursor != nil, !stoppedAnswering else { return observe(machine.clientClosed(at: now)) }
         var actions: [ReplayAction] = []
         let rest = framer.clientFinished()
@@ -109,7 +124,20 @@ public struct ConnectionReplayer: Sendable {
     public mutating func stop(at now: Int64) -> [ReplayAction] { observe(machine.stop(at: now)) }
     public mutating func outputBlocked(at now: Int64) -> [ReplayAction] { observe(machine.outputBlocked(at: now)) }
     public mutating func outputWritable(at now: Int64) -> [ReplayAction] { observe(machine.outputWritable(at: now)) }
-    public mutating func timerFired(at now: Int64) -> [ReplayAction] { observe(machine.timerFired(at: now)) }
+    public mutating func timerFired(at now: Int64) -> [ReplayAction] {
+        if heldFailure != nil {
+            guard now >= heldFailureDeadline else { return [.scheduleWakeup(at: heldFailureDeadline)] }
+            return observe(releaseHeldFailure(at: now))
+        }
+        return observe(machine.timerFired(at: now))
+    }
+
+    /// The held connect failure, carried out from now with its recorded timing.
+    private mutating func releaseHeldFailure(at now: Int64) -> [ReplayAction] {
+        guard let pieces = heldFailure else { return [] }
+        heldFailure = nil
+        return machine.append(pieces, waitingFor: progress, at: now) + machine.complete(at: now)
+    }
 
     /// The finished report, with how the connection ended.
     public mutating func finishReport(client: String?) -> ConnectionReport {
@@ -123,7 +151,7 @@ public struct ConnectionReplayer: Sendable {
     /// Answers one complete client message (nil: the client's FIN).
     private mutating func answer(_ message: FramedMessage?, at now: Int64) -> [ReplayAction] {
         guard var cursor else { return [] }
-        let key = message.map { dialect.key(ofClient: $0, masks: cursor.set.masks) } ?? RecordedExchange.finKey
+        let key = message.map { cursor.set.keyCache.key(of: $0, dialect: dialect, masks: cursor.set.masks) } ?? RecordedExchange.finKey
         let outcome = cursor.receive(message, key: key, dialect: dialect)
         self.cursor = cursor
         // The escaped text is for the report and for notes: made only when one of them needs it.
@@ -148,21 +176,22 @@ public struct ConnectionReplayer: Sendable {
     private mutating func play(_ choice: ConversationCursor.Choice, for message: FramedMessage?, received: String, kind: String,
                                step: Int, at now: Int64) -> [ReplayAction] {
         guard let cursor else { return [] }
-        let conversation = cursor.set.conversations[choice.conversation]
-        let exchange = conversation.exchanges[choice.exchange]
+        // Read in place: a copy of the conversation or of the exchange would retain every field.
+        let set = cursor.set
+        let ref = set.conversations[choice.conversation].ref
         var actions: [ReplayAction] = []
-        if report.followed != conversation.ref { report.followed = conversation.ref }
+        if report.followed != ref { report.followed = ref }
         if choice.skipped > 0, message != nil {
-            actions.append(.note(ReplayNote(.info, "client message \(step) \"\(received)\" skipped \(choice.skipped) recorded client message\(choice.skipped == 1 ? "" : "s") of session \(conversation.ref)")))
+            actions.append(.note(ReplayNote(.info, "client message \(step) \"\(received)\" skipped \(choice.skipped) recorded client message\(choice.skipped == 1 ? "" : "s") of session \(ref)")))
         }
-        if !unreplayableNoted, let reason = exchange.unreplayableReason {
+        if !unreplayableNoted, let reason = set.conversations[choice.conversation].exchanges[choice.exchange].unreplayableReason {
             unreplayableNoted = true
             actions.append(.note(ReplayNote(.warning, "mismatch: connection \(report.connection), client message \(step): \(reason)")))
         }
         report.add(.init(step: step, received: received, kind: kind, result: .matched, level: choice.level,
-                         session: conversation.ref, exchange: choice.exchange, skipped: choice.skipped), keep: keepsSteps)
-        var pieces = exchange.pieces
-        if echoes, dialect.echoesFields, let message, let recorded = exchange.request {
+                         session: ref, exchange: choice.exchange, skipped: choice.skipped), keep: keepsSteps)
+        var pieces = set.conversations[choice.conversation].exchanges[choice.exchange].pieces
+        if echoes, dialect.echoesFields, let message, let recorded = set.conversations[choice.conversation].exchanges[choice.exchange].request {
             var source = (live: message, recorded: recorded)
             if dialect.continuesCommand(kind: kind), let anchor = echoAnchor {
                 source = anchor
@@ -177,7 +206,7 @@ public struct ConnectionReplayer: Sendable {
             pieces = echoed.pieces
         }
         actions += advanceProgress(at: now)
-        actions += machine.append(steps(pieces), at: now)
+        actions += machine.append(pieces, waitingFor: progress, at: now)
         if self.cursor?.isAtEnd == true { actions += machine.complete(at: now) }
         return actions
     }
@@ -226,20 +255,11 @@ public struct ConnectionReplayer: Sendable {
         return machine.clientProgressed(to: progress, at: now)
     }
 
-    /// The recorded pieces as steps that wait for the current progress.
-    private func steps(_ pieces: [ReplayPlan.Step]) -> [ReplayPlan.Step] {
-        pieces.map { piece in
-            var step = piece
-            step.clientBytes = progress
-            step.afterClientClose = false
-            return step
-        }
-    }
-
     /// Unknown binary: the live client's bytes become a message once they are as long as the
     /// recorded message the conversation expects next.
     private mutating func cutOpaque() -> [FramedMessage] {
-        guard var opaque = framer as? OpaqueFramer, let cursor else { return [] }
+        // Checked by protocol first: a cast of the framer on every read costs more than the check.
+        guard dialect.wireProtocol == .opaque, var opaque = framer as? OpaqueFramer, let cursor else { return [] }
         framer = LineFramer() // let go of the buffer so `opaque` mutates it without a copy
         var messages: [FramedMessage] = []
         var expected = cursor.lead.flatMap { lead -> Int? in

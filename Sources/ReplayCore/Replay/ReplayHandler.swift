@@ -20,7 +20,13 @@ final class ReplayHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private var machine: ConnectionReplayer
-    private var logger: Logger
+    /// The server's logger, shared: per-connection metadata goes with each call (`log`), since
+    /// setting it on a logger makes swift-log's stream handler format every value at once.
+    private let logger: Logger
+    /// Accept-order number, for log lines.
+    private let connection: Int
+    /// The session a byte-count plan replays (the others follow the cursor's choice).
+    private let planSession: Int?
     private let reports: ReplayReportLog?
     private let queuedOutput: ReplayOutputGauge
     private var context: ChannelHandlerContext?
@@ -32,15 +38,22 @@ final class ReplayHandler: ChannelInboundHandler {
     /// behind the ones already being carried out instead of overtaking them.
     private var pending = CircularBuffer<ReplayAction>()
     private var performing = false
+    /// How many more wakeups due at once `perform` may run inline before it yields to the loop.
+    private var inlineWakeups = 0
+    /// Inline wakeups per event: a long burst of due chunks (a fast reader of a big reply) still
+    /// lets the loop serve other connections every so many chunks.
+    static let inlineWakeupBudget = 32
     private var started = false
     private var reported = false
-    private var clientName: String?
+    private var client: SocketAddress?
 
-    init(plan: ReplayPlan, options: ReplayOptions, queuedOutput: ReplayOutputGauge, logger: Logger) {
-        self.machine = ConnectionReplayer(plan: plan, options: options, connection: 0, session: nil, writesMayBlock: true)
+    init(plan: ReplayPlan, options: ReplayOptions, connection: Int, queuedOutput: ReplayOutputGauge, logger: Logger) {
+        self.machine = ConnectionReplayer(plan: plan, options: options, connection: connection, session: nil, writesMayBlock: true)
         self.queuedOutput = queuedOutput
         self.logger = logger
         self.reports = nil
+        self.connection = connection
+        self.planSession = plan.sessionID
     }
 
     init(replayer: ConnectionReplayer, queuedOutput: ReplayOutputGauge, reports: ReplayReportLog?, logger: Logger) {
@@ -48,6 +61,22 @@ final class ReplayHandler: ChannelInboundHandler {
         self.queuedOutput = queuedOutput
         self.logger = logger
         self.reports = reports
+        self.connection = replayer.report.connection
+        self.planSession = nil
+    }
+
+    /// Logs with this connection's metadata, built only when the level logs.
+    private func log(_ level: Logger.Level, _ message: @autoclosure () -> Logger.Message) {
+        guard logger.logLevel <= level else { return }
+        var metadata: Logger.Metadata = ["connection": "\(connection)"]
+        if let client { metadata["client"] = "\(client.cassetteName)" }
+        if let followed = machine.followed {
+            metadata["cassette"] = "\(followed.file)"
+            metadata["session"] = "\(followed.session)"
+        } else if let planSession {
+            metadata["session"] = "\(planSession)"
+        }
+        logger.log(level: level, message(), metadata: metadata)
     }
 
     /// The event loop's clock: the real one on a socket, the virtual one in tests (`EmbeddedEventLoop.advanceTime`).
@@ -71,12 +100,9 @@ final class ReplayHandler: ChannelInboundHandler {
     private func start(_ context: ChannelHandlerContext) {
         guard !started else { return }
         started = true
-        if let remote = context.channel.remoteAddress {
-            clientName = remote.cassetteName
-            logger[metadataKey: "client"] = "\(remote.cassetteName)"
-        }
+        client = context.channel.remoteAddress
         perform(machine.connected(at: self.now()))
-        if let followed = machine.followed { logger.debug("connection opened, following session \(followed)") }
+        if let followed = machine.followed { log(.debug, "connection opened, following session \(followed)") }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -87,7 +113,7 @@ final class ReplayHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
-            logger.debug("client closed its side (FIN)")
+            log(.debug, "client closed its side (FIN)")
             perform(machine.clientClosed(at: self.now()))
         }
         context.fireUserInboundEventTriggered(event)
@@ -98,14 +124,14 @@ final class ReplayHandler: ChannelInboundHandler {
         if context.channel.isWritable {
             perform(machine.outputWritable(at: now))
         } else {
-            logger.trace("client is not reading fast enough: output paused")
+            log(.trace, "client is not reading fast enough: output paused")
             perform(machine.outputBlocked(at: now))
         }
         context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        logger.debug("connection error: \(error)")
+        log(.debug, "connection error: \(error)")
         perform(machine.clientReset(at: self.now()))
     }
 
@@ -121,6 +147,7 @@ final class ReplayHandler: ChannelInboundHandler {
         pending.append(contentsOf: actions)
         guard !performing else { return }
         performing = true
+        inlineWakeups = Self.inlineWakeupBudget
         defer { performing = false }
         while let action = pending.popFirst() {
             guard let context else { pending.removeAll(); return }
@@ -149,12 +176,12 @@ final class ReplayHandler: ChannelInboundHandler {
                 // SO_LINGER {1, 0}: close() then sends RST instead of FIN.
                 // On the channel's own loop the option is set before this call returns.
                 guard let provider = context.channel as? any SocketOptionProvider else {
-                    self.logger.warning("this channel cannot set SO_LINGER; closing with FIN instead of RST")
+                    self.log(.warning, "this channel cannot set SO_LINGER; closing with FIN instead of RST")
                     return context.close(promise: nil)
                 }
                 provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).assumeIsolated().whenComplete { result in
                     if case .failure(let error) = result {
-                        self.logger.warning("could not set SO_LINGER to send RST, closing with FIN instead: \(error)")
+                        self.log(.warning, "could not set SO_LINGER to send RST, closing with FIN instead: \(error)")
                     }
                     context.close(promise: nil)
                 }
@@ -163,6 +190,15 @@ final class ReplayHandler: ChannelInboundHandler {
             afterWrites { context in context.close(promise: nil) }
         case .scheduleWakeup(let at):
             cancelWakeup()
+            // Due at once: the machine asked so that a write could report a full buffer first,
+            // and writability changes arrive synchronously from inside the write, so the wakeup
+            // can run right here, behind the actions already queued, without a timer.
+            let now = self.now()
+            if at <= now, inlineWakeups > 0 {
+                inlineWakeups -= 1
+                pending.append(contentsOf: machine.timerFired(at: now))
+                return
+            }
             let deadline = NIODeadline.uptimeNanoseconds(UInt64(max(0, at)))
             wakeup = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
                 self.wakeup = nil
@@ -173,16 +209,15 @@ final class ReplayHandler: ChannelInboundHandler {
         case .hold(let until):
             if let until {
                 let seconds = Double(max(0, until - self.now())) / 1e9
-                logger.debug("recording exhausted, server silent: holding the connection for \(seconds)s")
+                log(.debug, "recording exhausted, server silent: holding the connection for \(seconds)s")
             } else {
-                logger.debug("recording exhausted, server silent: holding the connection until the client closes")
+                log(.debug, "recording exhausted, server silent: holding the connection until the client closes")
             }
         case .note(let note):
             let level: Logger.Level = note.level == .debug ? .debug : note.level == .info ? .info : .warning
-            // Metadata per call, not a logger copy per note: swift-log builds it only when the level logs.
-            logger.log(level: level, "\(note.message)", metadata: machine.followed.map { ["session": "\($0)"] })
+            log(level, "\(note.message)")
         case .warnGapSkipped(let bytes):
-            logger.warning("the recording lost \(bytes) server bytes here (a capture gap); they cannot be replayed and are skipped")
+            log(.warning, "the recording lost \(bytes) server bytes here (a capture gap); they cannot be replayed and are skipped")
         }
     }
 
@@ -205,25 +240,24 @@ final class ReplayHandler: ChannelInboundHandler {
     private func report() {
         guard !reported else { return }
         reported = true
-        let entry = machine.finishReport(client: clientName)
+        let entry = machine.finishReport(client: reports == nil ? nil : client?.cassetteName)
         reports?.add(entry)
         guard logger.logLevel <= .info else { return }
         let plan = machine.machine.plan
         var line: String
+        // The connection, the client and the session followed are the line's metadata: the
+        // text says only what happened.
         if machine.readsClientBytes {
-            line = "connection \(entry.connection)"
-            if let followed = entry.followed { line += " followed session \(followed)" }
-            line += ": \(entry.messages) client message\(entry.messages == 1 ? "" : "s"), \(entry.matched) matched"
+            line = "\(entry.messages) client message\(entry.messages == 1 ? "" : "s"), \(entry.matched) matched"
             if entry.synthesized > 0 { line += ", \(entry.synthesized) synthesized" }
             if entry.mismatches > 0 { line += ", \(entry.mismatches) mismatched" }
             line += "; sent \(machine.machine.bytesSent) server bytes, received \(machine.machine.bytesReceived) client bytes"
         } else {
-            line = "session \(plan.sessionID): sent \(machine.machine.bytesSent) of \(plan.recordedServerBytes) server bytes"
+            line = "sent \(machine.machine.bytesSent) of \(plan.recordedServerBytes) server bytes"
             line += ", received \(machine.machine.bytesReceived) client bytes (recorded \(plan.recordedClientBytes))"
         }
         if machine.machine.bytesSkipped > 0 { line += ", skipped \(machine.machine.bytesSkipped) lost bytes" }
         line += "; \(entry.outcome ?? "connection lost")"
-        if let followed = entry.followed { logger[metadataKey: "session"] = "\(followed.session)" }
-        logger.info("\(line)")
+        log(.info, "\(line)")
     }
 }

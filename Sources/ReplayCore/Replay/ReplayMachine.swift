@@ -62,6 +62,8 @@ public struct ReplayMachine: Sendable {
     private var resumedAt: Int64 = .min
     /// Index of the next step to carry out.
     private var next = 0
+    /// Steps of an open-ended plan carried out and forgotten (`dropDoneSteps`).
+    private var stepsDropped = 0
     /// When the previous step was carried out (or the connection opened).
     private var lastDoneAt: Int64 = 0
     /// For each step, when the replaying client reached the byte count the step waits for.
@@ -144,8 +146,39 @@ public struct ReplayMachine: Sendable {
     /// (messages, here). Steps appended while the machine holds a silent connection wake it.
     public mutating func append(_ steps: [ReplayPlan.Step], at now: Int64) -> [ReplayAction] {
         guard !steps.isEmpty else { return [] }
+        dropDoneSteps()
         plan.steps += steps
-        reachedAt += Array(repeating: 0, count: steps.count)
+        reachedAt += repeatElement(0, count: steps.count)
+        return resumeAfterAppend(at: now)
+    }
+
+    /// Open-ended plans: `pieces` (recorded steps) appended as steps that wait for the progress
+    /// `value`, whatever their recorded wait; the same as `append(_:at:)` without building them first.
+    public mutating func append(_ pieces: [ReplayPlan.Step], waitingFor value: Int, at now: Int64) -> [ReplayAction] {
+        guard !pieces.isEmpty else { return [] }
+        dropDoneSteps()
+        for piece in pieces {
+            var step = piece
+            step.clientBytes = value
+            step.afterClientClose = false
+            plan.steps.append(step)
+        }
+        reachedAt += repeatElement(0, count: pieces.count)
+        return resumeAfterAppend(at: now)
+    }
+
+    /// Open-ended plans: forgets the steps carried out once none is left to do, so a long
+    /// connection (a million Redis commands) holds the steps of one exchange, not all of them.
+    private mutating func dropDoneSteps() {
+        guard !progressByBytes, next > 0, next == plan.steps.count, reachedCount == next else { return }
+        stepsDropped += next
+        plan.steps.removeAll(keepingCapacity: true)
+        reachedAt.removeAll(keepingCapacity: true)
+        next = 0
+        reachedCount = 0
+    }
+
+    private mutating func resumeAfterAppend(at now: Int64) -> [ReplayAction] {
         var actions: [ReplayAction] = []
         if case .holding = state {
             state = .running
@@ -194,7 +227,7 @@ public struct ReplayMachine: Sendable {
     /// The client reset the connection, or it failed: nothing more can be sent.
     public mutating func clientReset(at now: Int64) -> [ReplayAction] {
         guard state != .finished else { return [] }
-        return finish(.clientReset(stepsDone: next, steps: plan.steps.count), with: [.close])
+        return finish(.clientReset(stepsDone: stepsDropped + next, steps: stepsDropped + plan.steps.count), with: [.close])
     }
 
     /// The connection is gone without the machine having closed it. NIO reports a client's
@@ -208,7 +241,7 @@ public struct ReplayMachine: Sendable {
             clientClosedAt = clientClosedAt ?? now
             return finish(.serverFINClientClosed, with: [])
         case .idle, .running, .holding:
-            return finish(.clientReset(stepsDone: next, steps: plan.steps.count), with: [])
+            return finish(.clientReset(stepsDone: stepsDropped + next, steps: stepsDropped + plan.steps.count), with: [])
         }
     }
 

@@ -33,15 +33,12 @@ public final class ReplayServer: Sendable {
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ReplayServer {
-        try await start(host: host, port: port, logger: logger, group: group) { channel, queuedOutput, connectionLogger in
+        try await start(host: host, port: port, logger: logger, group: group) { channel, queuedOutput in
             switch dispenser.next() {
             case .session(let connection, let plan):
-                connectionLogger[metadataKey: "connection"] = "\(connection)"
-                connectionLogger[metadataKey: "session"] = "\(plan.sessionID)"
-                return ReplayHandler(plan: plan, options: options, queuedOutput: queuedOutput, logger: connectionLogger)
+                return ReplayHandler(plan: plan, options: options, connection: connection, queuedOutput: queuedOutput, logger: logger)
             case .exhausted(let connection, let sessions):
-                connectionLogger[metadataKey: "connection"] = "\(connection)"
-                return exhausted(sessions: sessions, logger: connectionLogger)
+                return exhausted(sessions: sessions, connection: connection, client: channel.remoteAddress, logger: logger)
             }
         }
     }
@@ -54,21 +51,20 @@ public final class ReplayServer: Sendable {
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> ReplayServer {
-        try await start(host: host, port: port, logger: logger, group: group) { channel, queuedOutput, connectionLogger in
+        try await start(host: host, port: port, logger: logger, group: group) { channel, queuedOutput in
             switch source.next(writesMayBlock: true) {
-            case .replay(let replayer, let connection):
-                connectionLogger[metadataKey: "connection"] = "\(connection)"
-                return ReplayHandler(replayer: replayer, queuedOutput: queuedOutput, reports: source.reports, logger: connectionLogger)
+            case .replay(let replayer, _):
+                return ReplayHandler(replayer: replayer, queuedOutput: queuedOutput, reports: source.reports, logger: logger)
             case .exhausted(let connection, let sessions):
-                connectionLogger[metadataKey: "connection"] = "\(connection)"
-                return exhausted(sessions: sessions, logger: connectionLogger)
+                return exhausted(sessions: sessions, connection: connection, client: channel.remoteAddress, logger: logger)
             }
         }
     }
 
-    private static func exhausted(sessions: Int, logger: Logger) -> any ChannelHandler {
+    private static func exhausted(sessions: Int, connection: Int, client: SocketAddress?, logger: Logger) -> any ChannelHandler {
         logger.warning(
-            "no session left for this connection: all \(sessions) recorded session\(sessions == 1 ? " was" : "s were") served; closing it (use --loop to start again from session 1)")
+            "no session left for this connection: all \(sessions) recorded session\(sessions == 1 ? " was" : "s were") served; closing it (use --loop to start again from session 1)",
+            metadata: ["connection": "\(connection)", "client": "\(client?.cassetteName ?? "?")"])
         return CloseOnActiveHandler()
     }
 
@@ -77,26 +73,29 @@ public final class ReplayServer: Sendable {
         port: Int,
         logger: Logger,
         group: any EventLoopGroup,
-        makeHandler: @escaping @Sendable (any Channel, ReplayOutputGauge, inout Logger) -> any ChannelHandler
+        makeHandler: @escaping @Sendable (any Channel, ReplayOutputGauge) -> any ChannelHandler
     ) async throws -> ReplayServer {
         let queuedOutput = ReplayOutputGauge()
-        let bootstrap = ServerBootstrap(group: group)
+        var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
+            // One recorded chunk = one segment on the wire; Nagle would merge them. Set on the
+            // listening socket, which accepted sockets inherit on Linux: a system call fewer per
+            // connection. Elsewhere it is set on each connection.
+            .serverChannelOption(.socketOption(.tcp_nodelay), value: 1)
             // The client's FIN must reach the machine as an event, not close the channel.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            // One recorded chunk = one segment on the wire; Nagle would merge them.
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             // Backpressure: the handler stops taking chunks while a client is not reading.
             .childChannelOption(.writeBufferWaterMark, value: writeBufferWaterMark)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    var connectionLogger = logger
-                    if let remote = channel.remoteAddress { connectionLogger[metadataKey: "client"] = "\(remote.cassetteName)" }
-                    let handler = makeHandler(channel, queuedOutput, &connectionLogger)
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
+        #if !os(Linux)
+        bootstrap = bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        #endif
+        bootstrap = bootstrap.childChannelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let handler = makeHandler(channel, queuedOutput)
+                try channel.pipeline.syncOperations.addHandler(handler)
             }
+        }
         let channel = try await bootstrap.bind(host: host, port: port).get()
         guard let address = channel.localAddress else {
             try? await channel.close()
