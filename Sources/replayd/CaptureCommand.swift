@@ -36,10 +36,10 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The cassette to write (replaced if it exists).")
     var output: String
 
-    @Option(help: "Stop after this many seconds.")
+    @Option(parsing: .unconditional, help: "Stop after this many seconds.")
     var duration: Double?
 
-    @Option(help: "Stop once this many sessions have ended.")
+    @Option(parsing: .unconditional, help: "Stop once this many sessions have ended.")
     var countSessions: Int?
 
     @Flag(help: "Put the interface in promiscuous mode (see traffic not addressed to this host).")

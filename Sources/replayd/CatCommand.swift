@@ -23,7 +23,7 @@ struct CatCommand: ParsableCommand {
     @Argument(help: "The cassette file to read.")
     var cassette: String
 
-    @Option(help: "The session to read (numbered from 1 in order of start).")
+    @Option(parsing: .unconditional, help: "The session to read (numbered from 1 in order of start).")
     var session: Int
 
     @Option(help: "c2s for what the client sent, s2c for what the server sent.")

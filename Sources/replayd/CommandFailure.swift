@@ -3,17 +3,11 @@ import ArgumentParser
 import Glibc
 #endif
 
-/// Prints `replayd: error: MESSAGE` on stderr and returns the exit code to throw, so every
-/// subcommand reports failures the same way.
+/// Prints `replayd: error: MESSAGE` on stderr and returns the exit code to throw (see
+/// `ExitStatus`), so every subcommand reports failures the same way.
 func failure(_ error: any Error) -> ExitCode {
     printToStandardError("replayd: error: \(error)")
-    return ExitCode.failure
-}
-
-/// A failure of the command line tool itself (as opposed to one ReplayCore reports).
-struct CommandError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+    return ExitStatus.of(error).exitCode
 }
 
 /// Prints a line on stderr with one write, so lines of concurrent writers do not interleave.

@@ -26,7 +26,7 @@ struct IncompleteSessions {
         let named = entries.prefix(3).map(Self.describe).joined(separator: "; ")
         let more = entries.count > 3 ? " (and \(entries.count - 3) more)" : ""
         return CommandError("\(entries.count) session\(entries.count == 1 ? "" : "s") lost server bytes and cannot be replayed whole: \(named)\(more); "
-            + "use --allow-gaps to serve them anyway (the gaps are skipped), or --session to leave them out")
+            + "use --allow-gaps to serve them anyway (the gaps are skipped), or --session to leave them out", status: .badInput)
     }
 
     /// With `--allow-gaps`: one warning per session, saying where its stream is broken.

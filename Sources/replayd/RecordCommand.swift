@@ -48,7 +48,7 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The cassette to write.", valueName: "CASSETTE"))
     var output: String
 
-    @Option(name: .long, help: ArgumentHelp("Seconds to wait for the upstream to accept a connection.", valueName: "SECONDS"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Seconds to wait for the upstream to accept a connection.", valueName: "SECONDS"))
     var connectTimeout: Double = 10
 
     @Flag(name: .long, help: "Record every byte: slow connections down to the cassette writer's speed instead of dropping data as gaps when it falls behind.")
@@ -96,7 +96,7 @@ struct RecordCommand: AsyncParsableCommand {
             upstreamAddress = try upstreamEndpoint.resolve()
         } catch {
             guard case .cannotResolve(let name, let reason) = error else { throw error }
-            throw CommandError("cannot resolve upstream \(name): \(reason)")
+            throw CommandError("cannot resolve upstream \(name): \(reason)", status: .peerUnreachable)
         }
         var options = ProxyOptions(
             listen: listenEndpoint, upstream: upstreamAddress, upstreamName: upstreamEndpoint.description,

@@ -30,23 +30,23 @@ enum RecordOutput {
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return .create }
         if force { return .create }
         guard append else {
-            throw CommandError("\(path) exists; use --force to replace it or --append to add sessions to it")
+            throw CommandError("\(path) exists; use --force to replace it or --append to add sessions to it", status: .usage)
         }
         let reader: CassetteReader
         do {
             reader = try CassetteReader(path: path)
         } catch {
-            throw CommandError("\(error) (--append adds only to a cassette this replayd reads; --force replaces the file)")
+            throw CommandError("\(error) (--append adds only to a cassette this replayd reads; --force replaces the file)", status: .badInput)
         }
         // Version 2 events after a version 1 header would claim a format the file no longer keeps to.
         guard reader.header.version == CassetteHeader.currentVersion else {
-            throw CommandError("\(path): line 1: cassette format version \(reader.header.version); --append adds only to a version \(CassetteHeader.currentVersion) cassette (record into a new file, or use --force to replace it)")
+            throw CommandError("\(path): line 1: cassette format version \(reader.header.version); --append adds only to a version \(CassetteHeader.currentVersion) cassette (record into a new file, or use --force to replace it)", status: .badInput)
         }
         var highest = 0
         do {
             while let event = try reader.next() { highest = max(highest, event.session) }
         } catch {
-            throw CommandError("\(error) (--append adds only to a cassette this replayd reads; --force replaces the file)")
+            throw CommandError("\(error) (--append adds only to a cassette this replayd reads; --force replaces the file)", status: .badInput)
         }
         return .append(Existing(nextSession: highest + 1, header: reader.header, warnings: reader.warnings))
     }

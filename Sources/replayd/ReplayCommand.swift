@@ -84,17 +84,20 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "In accept-order modes (--in-order, --match bytes or none): after the last session, start again from the first.")
     var loop = false
 
-    @Option(help: ArgumentHelp("Divide every recorded delay by FACTOR (2 = twice as fast).", valueName: "FACTOR"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Divide every recorded delay by FACTOR (2 = twice as fast).", valueName: "FACTOR"))
     var speed: Double = 1
 
     @Flag(help: "Send each reply as soon as the client's message has arrived.")
     var noDelay = false
 
-    @Option(help: ArgumentHelp("Close a connection SECONDS after the recording is exhausted and the server silent (or after its FIN); 0 = wait for the client.", valueName: "SECONDS"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Close a connection SECONDS after the recording is exhausted and the server silent (or after its FIN); 0 = wait for the client.", valueName: "SECONDS"))
     var hold: Double = 0
 
     @Flag(help: "Log only warnings and errors, not one line per connection.")
     var quiet = false
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Event-loop threads serving connections (default 1, as smtp-sink: one thread answers thousands of sessions a second; more only help with many busy clients on a machine with spare cores).", valueName: "N"))
+    var threads: Int = 1
 
     @Flag(help: "Serve sessions that lost server bytes (gap events) anyway, skipping what is missing; by default replay refuses them.")
     var allowGaps = false
@@ -102,6 +105,7 @@ struct ReplayCommand: AsyncParsableCommand {
     func validate() throws {
         guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be a number greater than 0, got \(speed)") }
         guard hold >= 0, hold.isFinite else { throw ValidationError("--hold must be 0 or more seconds, got \(hold)") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be from 1 to 256, got \(threads)") }
         _ = try Self.parseListen(listen)
         guard MatchMode(rawValue: match) != nil else {
             throw ValidationError("--match must be one of \(MatchMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(match)")
@@ -126,9 +130,10 @@ struct ReplayCommand: AsyncParsableCommand {
 
         let replayServer: ReplayServer
         do {
-            replayServer = try await ReplayServer.start(host: endpoint.host, port: endpoint.port, source: source, logger: logger)
+            replayServer = try await ReplayServer.start(host: endpoint.host, port: endpoint.port, source: source, logger: logger,
+                                                      group: MultiThreadedEventLoopGroup(numberOfThreads: threads))
         } catch {
-            throw failure(CommandError("cannot listen on \(listen): \(error)"))
+            throw failure(CommandError("cannot listen on \(endpoint): \(SocketErrorText.describe(error))"))
         }
 
         // Stop on SIGINT/SIGTERM: close the listener, which ends the wait below.
@@ -179,18 +184,18 @@ struct ReplayCommand: AsyncParsableCommand {
             let selector = try SessionSelector(parsing: session, cassettes: cassettes)
             chosen = chosen.filter { selector.matches($0.ref) }
             guard !chosen.isEmpty else {
-                throw failure(CommandError("--session \(session): no such session in \(cassettes.joined(separator: ", "))"))
+                throw failure(CommandError("--session \(session): no such session in \(cassettes.joined(separator: ", "))", status: .usage))
             }
         }
         if let server {
             let wanted = try HostPort(parsing: server, defaultHost: "127.0.0.1")
             chosen = chosen.filter { (try? HostPort(parsing: $0.session.open.server, defaultHost: "127.0.0.1")) == wanted }
             guard !chosen.isEmpty else {
-                throw failure(CommandError("--server \(server): no session was recorded against that server"))
+                throw failure(CommandError("--server \(server): no session was recorded against that server", status: .usage))
             }
         }
         guard !chosen.isEmpty else {
-            throw failure(CommandError("\(cassettes.joined(separator: ", ")): no sessions; there is nothing to replay"))
+            throw failure(CommandError("\(cassettes.joined(separator: ", ")): no sessions; there is nothing to replay", status: .badInput))
         }
 
         let incomplete = IncompleteSessions(chosen.map { ($0.ref.file, $0.session) })

@@ -1,5 +1,8 @@
 import ArgumentParser
 import ReplayCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct Replayd: AsyncParsableCommand {
@@ -27,4 +30,33 @@ struct Replayd: AsyncParsableCommand {
             ImportCommand.self, CaptureCommand.self, ExportCommand.self, RedactCommand.self,
         ]
     )
+
+    /// Runs the command line, reporting every error in one format, `replayd: error: ...`, with
+    /// the exit codes of `ExitStatus` (the argument parser's own would print `Error: ...`).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            report(error)
+        }
+    }
+
+    private static func report(_ error: any Error) -> Never {
+        // Already reported by `failure(_:)`, or --help and --version (printed as the parser does).
+        if error is ExitCode || exitCode(for: error) == .success { exit(withError: error) }
+        if let status = ExitStatus.known(error) {
+            printToStandardError("replayd: error: \(error)")
+            Glibc.exit(status.rawValue)
+        }
+        // The parser's errors: the message, then the usage of the subcommand concerned.
+        var text = fullMessage(for: error)
+        if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+        printToStandardError("replayd: error: " + text)
+        Glibc.exit(ExitStatus.usage.rawValue)
+    }
 }

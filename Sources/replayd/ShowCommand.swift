@@ -20,7 +20,7 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "The cassette file to show.")
     var cassette: String
 
-    @Option(help: "Show only this session (numbered from 1 in order of start).")
+    @Option(parsing: .unconditional, help: "Show only this session (numbered from 1 in order of start).")
     var session: Int?
 
     @Flag(help: "Show every chunk as a hex dump, even when it is text.")

@@ -193,7 +193,7 @@ extension HeavyTests {
 
     @Test func exportOfAMissingCassetteFailsWithItsPath() async throws {
         let child = try ChildProcess(TestPaths.replayd, ["export", "/nonexistent/x.cassette", "-o", "/tmp/never.pcap"])
-        #expect(try await child.wait(timeout: 30) == 1)
+        #expect(try await child.wait(timeout: 30) == 74)
         #expect(child.stderr.contains("replayd: error: /nonexistent/x.cassette: cannot open"), "stderr: \(child.stderr)")
     }
 

@@ -20,7 +20,7 @@ struct ImportErrorTests {
         let directory = try TestPaths.temporaryDirectory("import-err")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await runImport([Self.capture, "-o", "\(directory)/out.cassette", "tcp", "port", "banana"])
-        #expect(result.status == 1)
+        #expect(result.status == 64)
         #expect(result.stderr.contains("replayd: error: bad capture filter \"tcp port banana\": unknown port 'banana'"), "\(result.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
     }
@@ -32,13 +32,13 @@ struct ImportErrorTests {
         let bogus = "\(directory)/notes.pcap"
         try Data("this is not a capture\n".utf8).write(to: URL(fileURLWithPath: bogus))
         let result = try await runImport([bogus, "-o", "\(directory)/out.cassette"])
-        #expect(result.status == 1)
+        #expect(result.status == 65)
         #expect(result.stderr.contains("replayd: error: \(bogus): cannot read capture: unknown file format"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(directory)/out.cassette"))
         #expect(!FileManager.default.fileExists(atPath: "\(directory)/out.cassette.partial"))
 
         let missing = try await runImport(["\(directory)/nope.pcap", "-o", "\(directory)/out.cassette"])
-        #expect(missing.status == 1)
+        #expect(missing.status == 74)
         #expect(missing.stderr.contains("nope.pcap: cannot read capture: "), "\(missing.stderr)")
     }
 
@@ -49,7 +49,7 @@ struct ImportErrorTests {
         let path = "\(directory)/wifi.pcap"
         try Self.classicPcap(linkType: 105, packets: [[0x08, 0x02, 0x00, 0x00]]).write(to: URL(fileURLWithPath: path))
         let result = try await runImport([path, "-o", "\(directory)/out.cassette"])
-        #expect(result.status == 1)
+        #expect(result.status == 65)
         #expect(result.stderr.contains("link type IEEE802_11 (105) is not supported"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "\(directory)/out.cassette"))
     }
@@ -74,7 +74,7 @@ struct ImportErrorTests {
         let directory = try TestPaths.temporaryDirectory("import-err")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let result = try await runImport([TestPaths.fixture("captures/pcapng-126idb-ldap-gap-zeek.pcapng"), "-o", "\(directory)/out.cassette"])
-        #expect(result.status == 1)
+        #expect(result.status == 65)
         #expect(result.stderr.contains("reading failed after 0 packets: an interface has a snapshot length 8192 different"), "\(result.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
     }

@@ -233,20 +233,20 @@ struct LiveCaptureTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let output = "\(directory)/never.cassette"
         let capture = try ChildProcess(TestPaths.replayd, ["capture", "-i", "lo", "-o", output, "tcp", "port", "nonsense"])
-        #expect(try await capture.wait(timeout: 10) == 1)
+        #expect(try await capture.wait(timeout: 10) == 64)
         #expect(capture.stderr.contains("replayd: error: bad capture filter \"tcp port nonsense\": unknown port 'nonsense'"), "\(capture.stderr)")
         #expect(!capture.stderr.contains("capturing on"))
         #expect(!FileManager.default.fileExists(atPath: output))
 
         let syntax = try ChildProcess(TestPaths.replayd, ["capture", "-i", "lo", "-o", output, "tcp", "and", "and"])
-        #expect(try await syntax.wait(timeout: 10) == 1)
+        #expect(try await syntax.wait(timeout: 10) == 64)
         #expect(syntax.stderr.contains("syntax error"), "\(syntax.stderr)")
     }
 
     @Test("an unknown interface is an error listing the real ones", .enabled(if: isRoot))
     func unknownInterface() async throws {
         let capture = try ChildProcess(TestPaths.replayd, ["capture", "-i", "nosuchif0", "-o", "/nonexistent/x.cassette"])
-        #expect(try await capture.wait(timeout: 10) == 1)
+        #expect(try await capture.wait(timeout: 10) == 64)
         #expect(capture.stderr.contains("replayd: error: cannot capture on nosuchif0: no such interface"), "\(capture.stderr)")
         #expect(capture.stderr.contains("lo"), "the list names lo: \(capture.stderr)")
     }
@@ -259,7 +259,7 @@ struct LiveCaptureTests {
         _ = chmod(directory, 0o777)
         let capture = try ChildProcess("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
                                                    TestPaths.replayd, "capture", "-i", "lo", "-o", "\(directory)/x.cassette"])
-        #expect(try await capture.wait(timeout: 10) == 1)
+        #expect(try await capture.wait(timeout: 10) == 74)
         #expect(capture.stderr.contains("permission denied; run replayd as root or grant it CAP_NET_RAW"), "\(capture.stderr)")
     }
 }

@@ -134,6 +134,21 @@ struct ReassemblyTests {
         Case(name: "SYN-ACK first: its receiver is the client",
              segments: [s(500, [.syn, .ack], ack: 101), c(101, [.ack], "GET")],
              expected: [open, "s1 c2s GET", "s1 end"]),
+        // TCP Fast Open (RFC 7413): the SYN carries data, the first bytes of the stream, as
+        // Wireshark's Follow TCP Stream shows them.
+        Case(name: "Fast Open: data on the SYN, accepted (the SYN-ACK acknowledges it)",
+             segments: [c(100, [.syn], "GET /"), s(500, [.syn, .ack], ack: 106), c(106, [.ack], " HTTP/1.1", ack: 501),
+                        s(501, [.ack, .psh], "200", ack: 115)],
+             expected: [open, "s1 c2s GET /", "s1 c2s  HTTP/1.1", "s1 s2c 200", "s1 end"]),
+        Case(name: "Fast Open refused: the SYN's data sent again after the handshake is not doubled",
+             segments: [c(100, [.syn], "GET /"), s(500, [.syn, .ack], ack: 101), c(101, [.ack, .psh], "GET / HTTP/1.1", ack: 501)],
+             expected: [open, "s1 c2s GET /", "s1 c2s  HTTP/1.1", "s1 end"]),
+        Case(name: "Fast Open: data on the SYN-ACK too",
+             segments: [c(100, [.syn], "Q"), s(500, [.syn, .ack], "A", ack: 102), c(102, [.ack], "R", ack: 502)],
+             expected: [open, "s1 c2s Q", "s1 s2c A", "s1 c2s R", "s1 end"]),
+        Case(name: "Fast Open: the SYN retransmitted with its data is taken once",
+             segments: [c(100, [.syn], "GET /"), c(100, [.syn], "GET /", ms: 1000), s(500, [.syn, .ack], ack: 106, ms: 1001), c(106, [.ack], "!", ack: 501, ms: 1002)],
+             expected: [open, "s1 c2s GET /", "s1 c2s !", "s1 end"]),
     ]
 
     @Test("reassembly", arguments: cases)

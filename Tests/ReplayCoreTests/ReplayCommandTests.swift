@@ -53,7 +53,7 @@ struct ReplayCommandTests {
     @Test func missingCassetteIsAnErrorNamingTheFile() async throws {
         let child = try ChildProcess(TestPaths.replayd, ["replay", "/nonexistent/x.cassette", "--listen", "127.0.0.1:0"])
         let status = try await child.wait(timeout: 10)
-        #expect(status == 1)
+        #expect(status == 74)
         #expect(child.stderr.hasPrefix("replayd: error: /nonexistent/x.cassette"), "stderr:\n\(child.stderr)")
     }
 

@@ -47,7 +47,11 @@ public final class PcapHandle {
         _ = setvbuf(file, nil, _IOFBF, Self.readBufferSize)
         guard let opened = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer) else {
             fclose(file)
-            throw .cannotOpen(path: path, reason: Self.string(errorBuffer))
+            var reason = Self.string(errorBuffer)
+            if CaptureFileKind.isFormatComplaint(reason), CaptureFileKind.sniff(path: path) == .cassette {
+                reason += "; it is a replayd cassette already, which replay, show and export read as it is"
+            }
+            throw .cannotOpen(path: path, reason: reason)
         }
         handle = opened
         name = path

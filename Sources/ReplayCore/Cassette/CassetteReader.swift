@@ -43,6 +43,12 @@ public final class CassetteReader {
             close(fd)
             throw error
         }
+        // A capture given where a cassette belongs: say how to make one of it (a pcapng file's
+        // first "line" is empty, so this comes before the empty-file check).
+        if let kind = CaptureFileKind.sniff(path: path), kind != .cassette {
+            close(fd)
+            throw .notACassette(path: path, detail: "it is \(kind.rawValue); make a cassette of it first: replayd import \(path) -o \(Self.cassetteName(forCapture: path))")
+        }
         guard let line = firstLine, !line.allSatisfy(Self.isWhitespace) else {
             close(fd)
             throw .empty(path: path)
@@ -65,6 +71,14 @@ public final class CassetteReader {
 
     deinit {
         if descriptor >= 0 { close(descriptor) }
+    }
+
+    /// `captures/trace.pcap` → `trace.cassette` (in the current directory, since the capture's
+    /// may not be writable): the name an import of that capture suggests.
+    static func cassetteName(forCapture path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return name + ".cassette" }
+        return String(name[..<dot]) + ".cassette"
     }
 
     /// The next event, or `nil` at the end of the file.

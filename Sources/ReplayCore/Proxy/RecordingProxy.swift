@@ -60,7 +60,7 @@ public final class RecordingProxy: Sendable {
                 .bind(host: options.listen.host, port: options.listen.port)
                 .get()
         } catch {
-            throw .cannotListen(options.listen.description, reason: String(describing: error))
+            throw .cannotListen(options.listen.description, reason: SocketErrorText.describe(error))
         }
         state.withLockedValue { $0.serverChannel = channel }
         guard let address = channel.localAddress else {
