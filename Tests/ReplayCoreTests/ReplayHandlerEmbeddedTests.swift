@@ -10,8 +10,8 @@ private typealias S = ScriptedSession
 /// whose clock only moves with `advanceTime`.
 @Suite("ReplayHandler on EmbeddedChannel")
 struct ReplayHandlerEmbeddedTests {
-    static func channel(_ set: ConversationSet, reports: ReplayReportLog? = nil) throws -> EmbeddedChannel {
-        let replayer = ConnectionReplayer(set: set, mode: .similar, policy: .error, options: ReplayOptions(), connection: 1, writesMayBlock: true)
+    static func channel(_ set: ConversationSet, reports: ReplayReportLog? = nil, options: ReplayOptions = ReplayOptions()) throws -> EmbeddedChannel {
+        let replayer = ConnectionReplayer(set: set, mode: .similar, policy: .error, options: options, connection: 1, writesMayBlock: true)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let handler = ReplayHandler(replayer: replayer, queuedOutput: ReplayOutputGauge(), reports: reports, logger: logger)
@@ -63,5 +63,22 @@ struct ReplayHandlerEmbeddedTests {
         #expect(!channel.isActive)
         #expect(reports.connections.first?.steps.map(\.kind) == ["HELLO", "BYE"])
         #expect(reports.connections.first?.followed == SessionRef(file: "t.cassette", session: 1))
+    }
+
+    /// A reply of several chunks all due at once goes out in the same event, chunk by chunk
+    /// (each its own write, as recorded), with no timer between them.
+    @Test func chunksDueAtOnceAreWrittenInTheSameEventEachItsOwnWrite() throws {
+        let burst = ConversationSet(cassettes: [("t.cassette", [S.make([
+            (0, S.s2c("220 a\r\n")),
+            (10, S.c2s("EHLO x\r\n")),
+            (20, S.s2c("250-one\r\n")), (20, S.s2c("250-two\r\n")), (20, S.s2c("250 three\r\n")),
+        ], proto: .smtp)])])
+        let channel = try Self.channel(burst, options: ReplayOptions(noDelay: true))
+        #expect(try Self.output(channel) == utf8("220 a\r\n"))
+        try channel.writeInbound(ByteBuffer(string: "EHLO other\r\n"))
+        var writes: [String] = []
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { writes.append(String(buffer: buffer)) }
+        #expect(writes == ["250-one\r\n", "250-two\r\n", "250 three\r\n"])
+        _ = try? channel.finish()
     }
 }

@@ -230,4 +230,20 @@ struct ReplayMachineTests {
         #expect(plan.recordedServerBytes == 22)
         #expect(plan.recordedClientBytes == 8)
     }
+
+    /// An open-ended plan forgets what it has done: a long connection (a million commands)
+    /// holds the steps of the exchange at hand, not the whole history, and still counts them.
+    @Test func anOpenEndedPlanKeepsOnlyTheStepsNotYetDone() {
+        var machine = ReplayMachine(openEndedSession: 1, options: ReplayOptions(noDelay: true))
+        _ = machine.connected(at: 0)
+        for index in 1...1000 {
+            let reply = ReplayPlan.Step(action: .send(bytes("+OK \(index)\r\n")), clientBytes: 0, afterClientClose: false, delay: 0, offset: 0)
+            _ = machine.clientProgressed(to: index, at: ms(Int64(index)))
+            #expect(machine.append([reply, reply], waitingFor: index, at: ms(Int64(index))) == [.send(bytes("+OK \(index)\r\n")), .send(bytes("+OK \(index)\r\n"))])
+        }
+        #expect(machine.plan.steps.count <= 2)
+        #expect(machine.bytesSent == 2 * (1...1000).reduce(0) { $0 + "+OK \($1)\r\n".utf8.count })
+        #expect(machine.clientReset(at: ms(2000)) == [.close])
+        #expect(machine.outcome == .clientReset(stepsDone: 2000, steps: 2000))
+    }
 }
