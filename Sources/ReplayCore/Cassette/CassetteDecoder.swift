@@ -65,7 +65,7 @@ public struct CassetteDecoder: Sendable {
         }
     }
 
-    static let kindList = "open, data, close, reset, connect-failed, gap, redacted, tls, fault or end"
+    static let kindList = "open, data, close, reset, connect-failed, gap, redacted, match, tls, fault or end"
 
     /// Parses one event line; an event whose `ev` this build does not know comes back as
     /// `.unknown` (its `s` and `t` are still checked).
@@ -101,7 +101,8 @@ public struct CassetteDecoder: Sendable {
                 }
                 proto = parsed
             }
-            kind = .open(SessionOpen(client: client, server: server, start: start, proto: proto))
+            let label = try optionalString(object, "label", event: "open")
+            kind = .open(SessionOpen(client: client, server: server, start: start, proto: proto, label: label))
         case "data":
             let direction = try self.direction(object)
             if let text = object["text"] as? String {
@@ -153,6 +154,23 @@ public struct CassetteDecoder: Sendable {
                 throw LineError("redacted event needs \"rule\": the name of the redaction rule")
             }
             kind = .redacted(Redaction(direction: direction, offset: at, length: count, rule: rule))
+        case "match":
+            let direction = try self.direction(object)
+            guard let at = object["at"] as? Int, at >= 0 else {
+                throw LineError("match event needs \"at\": the byte offset in the direction's stream, an integer from 0")
+            }
+            guard let count = object["bytes"] as? Int, count >= 0 else {
+                throw LineError("match event needs \"bytes\": how many bytes of the stream the pattern stands for")
+            }
+            guard let source = object["pattern"] as? String else {
+                throw LineError("match event needs \"pattern\": the pattern as a transcript writes it, e.g. \"RCPT TO:*\"")
+            }
+            do {
+                _ = try MessagePattern(source: source)
+            } catch {
+                throw LineError("match event: \(error)")
+            }
+            kind = .pattern(PatternMark(direction: direction, offset: at, length: count, source: source))
         case "tls":
             kind = .tls(TLSMarker(
                 version: try optionalString(object, "version", event: "tls"),

@@ -71,6 +71,10 @@ public struct CassetteEncoder: Sendable {
                 line.append(#","proto":"#)
                 JSONStringWriter.append(proto.rawValue, to: &line)
             }
+            if let label = open.label {
+                line.append(#","label":"#)
+                JSONStringWriter.append(label, to: &line)
+            }
         case .data(let direction, let bytes):
             line.append(#""data","dir":""#)
             appendDirection(direction, to: &line)
@@ -100,6 +104,15 @@ public struct CassetteEncoder: Sendable {
             line.appendDecimal(redaction.length)
             line.append(#","rule":"#)
             JSONStringWriter.append(redaction.rule, to: &line)
+        case .pattern(let mark):
+            line.append(#""match","dir":""#)
+            appendDirection(mark.direction, to: &line)
+            line.append(#"","at":"#)
+            line.appendDecimal(mark.offset)
+            line.append(#","bytes":"#)
+            line.appendDecimal(mark.length)
+            line.append(#","pattern":"#)
+            JSONStringWriter.append(mark.source, to: &line)
         case .tls(let marker):
             line.append(#""tls""#)
             appendOptional("version", marker.version, to: &line)

@@ -9,7 +9,7 @@ public struct CassetteHeader: Sendable, Equatable {
     /// The event kinds this build reads (`ev` values). Any other kind is skipped with a warning,
     /// unless the header's `requires` lists it.
     public static let knownEventKinds: Set<String> = [
-        "open", "data", "close", "reset", "connect-failed", "gap", "redacted", "tls", "fault", "end",
+        "open", "data", "close", "reset", "connect-failed", "gap", "redacted", "match", "tls", "fault", "end",
     ]
     /// What a header's `requires` may name for this build: the known event kinds, plus header
     /// features whose meaning a reader must not ignore.

@@ -51,7 +51,7 @@ public struct ProtocolTagger: Sendable {
         switch event.kind {
         case .data(let direction, let bytes) where !bytes.isEmpty:
             release(&waiting, client: direction == .clientToServer ? bytes : [], server: direction == .serverToClient ? bytes : [])
-        case .data, .redacted, .tls, .fault:
+        case .data, .redacted, .tls, .fault, .pattern:
             // An empty chunk says nothing; markers come before the bytes they are about.
             guard waiting.count > Self.holdLimit else {
                 waiting.append(event)

@@ -37,6 +37,8 @@ public enum SessionEventKind: Sendable, Equatable {
     case tls(TLSMarker)
     /// A fault replayd injected (not something the recorded server did).
     case fault(InjectedFault)
+    /// A message of a hand-written scenario that is a pattern (`C: EHLO *`), not literal bytes.
+    case pattern(PatternMark)
     /// The session is over in the recording; nothing more follows for it.
     case end
 }
@@ -52,12 +54,15 @@ public struct SessionOpen: Sendable, Equatable {
     /// The application protocol, as detected when recording or importing (`nil`: unknown,
     /// replay detects it from the recorded bytes).
     public var proto: WireProtocol?
+    /// A name a person gave the session (a transcript's `--- session unknown user`).
+    public var label: String?
 
-    public init(client: String, server: String, start: WallClock?, proto: WireProtocol? = nil) {
+    public init(client: String, server: String, start: WallClock?, proto: WireProtocol? = nil, label: String? = nil) {
         self.client = client
         self.server = server
         self.start = start
         self.proto = proto
+        self.label = label
     }
 
     /// The server's port, from `server` (`host:port` or `[v6]:port`); `nil` when it has none.

@@ -52,3 +52,23 @@ public struct InjectedFault: Sendable, Equatable {
         self.detail = detail
     }
 }
+
+/// Bytes of one direction that stand for a pattern, not for themselves: a hand-written
+/// transcript's `C: RCPT TO:*` (any recipient) or `S: 550*` (any 550 reply, for verify).
+///
+/// `offset` counts like a redaction's, over all data of `direction`; the data events hold the
+/// pattern's literal bytes there (its `example`) with the line ending, and `length` covers them.
+public struct PatternMark: Sendable, Equatable {
+    public var direction: Direction
+    public var offset: Int
+    public var length: Int
+    /// The pattern as written in the transcript, without its line ending (see `MessagePattern`).
+    public var source: String
+
+    public init(direction: Direction, offset: Int, length: Int, source: String) {
+        self.direction = direction
+        self.offset = offset
+        self.length = length
+        self.source = source
+    }
+}

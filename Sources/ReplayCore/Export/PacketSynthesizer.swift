@@ -90,7 +90,7 @@ public struct PacketSynthesizer: Sendable {
             return close(direction, at: time)
         case .reset(let by):
             return reset(by: by, at: time)
-        case .redacted, .tls, .fault:
+        case .redacted, .tls, .fault, .pattern:
             // Markers about the recording, not packets: the data events already hold the bytes
             // (placeholders, decrypted text) and an injected fault shows as the events it caused.
             return []

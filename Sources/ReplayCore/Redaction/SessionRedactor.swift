@@ -67,7 +67,7 @@ struct SessionRedactor: Sendable {
             finish(.clientToServer, time: event.offset, counts: &counts)
             finish(.serverToClient, time: event.offset, counts: &counts)
             held.append(Held(event: event, start: 0))
-        case .open, .redacted, .tls, .fault:
+        case .open, .redacted, .tls, .fault, .pattern:
             held.append(Held(event: event, start: 0))
         }
         release(into: &output, all: heldBytes > Self.holdLimit)

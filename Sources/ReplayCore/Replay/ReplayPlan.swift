@@ -89,7 +89,7 @@ public struct ReplayPlan: Sendable, Equatable {
             switch event.kind {
             case .open, .end:
                 continue
-            case .redacted, .tls, .fault:
+            case .redacted, .tls, .fault, .pattern:
                 // Markers the plan does not act on yet: the data events hold the bytes to replay.
                 continue
             case .data(.clientToServer, let bytes):

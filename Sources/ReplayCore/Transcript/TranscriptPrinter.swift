@@ -45,6 +45,8 @@ public struct TranscriptPrinter: Sendable {
                 lines.append("\(time) \(Self.label(by)) <RST>")
             case .redacted(let redaction):
                 lines.append("\(time) \(Self.label(redaction.direction)) <REDACTED \(redaction.length) bytes at byte \(redaction.offset) by \(redaction.rule)>")
+            case .pattern(let mark):
+                lines.append("\(time) \(Self.label(mark.direction)) <PATTERN \(mark.source)> (the \(mark.length) bytes before stand for it)")
             case .tls(let marker):
                 let facts = [marker.version, marker.cipher, marker.sni.map { "sni \($0)" }].compactMap { $0 }
                 let said = facts.isEmpty ? "" : " (\(facts.joined(separator: ", ")))"
