@@ -59,6 +59,8 @@ enum ExitStatus: Int32, CaseIterable {
             case .badEndpoint: return .usage
             case .cannotResolve: return .peerUnreachable
             }
+        case is TranscriptError, is MessagePatternError:
+            return .badInput
         case is MaskError, is RedactionPatternError, is CassetteRedaction.Failure:
             return .usage
         case is ProxyError, is ReplayServerError, is IOError:

@@ -42,8 +42,12 @@ struct ReplayCommand: AsyncParsableCommand {
         replayd per connection). Prints "listening on HOST:PORT" to stderr when ready; SIGINT or \
         SIGTERM stops it (exit 0) with a summary line. See docs/replay.md.
 
+        A transcript (docs/transcript-format.md) replays like a cassette: a fake server written by \
+        hand, with C: patterns (* and /regex/, verbs in any case) and +DELAY prefixes.
+
         EXAMPLES:
           replayd replay fixtures/smtp-rcpt-450.cassette --listen 2525
+          replayd replay fixtures/scenarios/smtp-450-on-rcpt.txt --listen 2525
           replayd replay valid.cassette unknown.cassette relay.cassette --listen 2525 --report run.json
           replayd replay dns.cassette --listen 5353 --proto dns --on-mismatch close
           replayd replay smtp.cassette --listen 2525 --session 2 --match exact
@@ -51,8 +55,11 @@ struct ReplayCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: "The cassettes to replay: their sessions form one set of conversations.")
+    @Argument(help: "The cassettes or transcripts to replay: their sessions form one set of conversations.")
     var cassettes: [String]
+
+    @Option(help: FormatOption.help)
+    var format: String?
 
     @Option(help: ArgumentHelp("Where to listen: [HOST:]PORT (host defaults to 127.0.0.1; port 0 picks a free one).", valueName: "[HOST:]PORT"))
     var listen: String
@@ -117,6 +124,7 @@ struct ReplayCommand: AsyncParsableCommand {
             throw ValidationError("--proto must be one of \(WireProtocol.allCases.map(\.rawValue).joined(separator: ", ")), got \(proto)")
         }
         if let session { _ = try SessionSelector(parsing: session, cassettes: cassettes) }
+        _ = try FormatOption.parse(format)
         if let server { _ = try HostPort(parsing: server, defaultHost: "127.0.0.1") }
         _ = try maskSet([])
     }
@@ -167,14 +175,16 @@ struct ReplayCommand: AsyncParsableCommand {
         let forced = proto.flatMap(WireProtocol.init(rawValue:))
 
         var loaded: [(file: String, cassette: Cassette)] = []
+        let format = try FormatOption.parse(self.format)
         for path in cassettes {
-            do {
-                let cassette = try Cassette.load(path: path)
-                for warning in cassette.warnings { logger.warning("\(path): \(warning)") }
-                loaded.append((path, cassette))
-            } catch {
-                throw failure(error)
+            let scenario = try loadScenario(path, format: format)
+            for warning in scenario.cassette.warnings { logger.warning("\(path): \(warning)") }
+            if let pattern = scenario.serverPatterns.first {
+                let place = pattern.line.map { "\(path):\($0)" } ?? "\(path): session \(pattern.session)"
+                throw failure(CommandError("\(place): S: \(pattern.source) is a pattern, which replay cannot send; "
+                    + "S: patterns are for verify (replayd verify \(path) --target HOST:PORT); write the reply the fake server should send", status: .badInput))
             }
+            loaded.append((path, scenario.cassette))
         }
         var chosen: [(ref: SessionRef, session: Session)] = []
         for (file, cassette) in loaded {

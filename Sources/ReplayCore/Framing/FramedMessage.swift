@@ -15,11 +15,34 @@ public struct FramedMessage: Sendable, Hashable {
     /// Byte ranges the recording does not know (capture gaps, redacted secrets): when matching,
     /// they stand for anything.
     public var wildcards: [Range<Int>]
+    /// A hand-written scenario's pattern (`C: RCPT TO:*`): the message stands for every message
+    /// the pattern matches, and `bytes` holds only its literal text.
+    public var pattern: MessagePattern?
 
-    public init(bytes: [UInt8], expectsReply: Bool = true, completesReply: Bool = true, wildcards: [Range<Int>] = []) {
+    public init(bytes: [UInt8], expectsReply: Bool = true, completesReply: Bool = true, wildcards: [Range<Int>] = [],
+                pattern: MessagePattern? = nil) {
         self.bytes = bytes
         self.expectsReply = expectsReply
         self.completesReply = completesReply
         self.wildcards = wildcards
+        self.pattern = pattern
     }
+
+    /// Whether a live message matches this recorded one exactly: equal bytes, or bytes that fit
+    /// its pattern or its wildcards.
+    public func fits(_ live: [UInt8]) -> Bool {
+        if let pattern { return pattern.matches(live) }
+        if !wildcards.isEmpty { return WildcardPattern.matches(recorded: bytes, wildcards: wildcards, live: live) }
+        return bytes == live
+    }
+
+    /// How specific a match with this message is: its known bytes (among several patterns that
+    /// match, the one with the most literal text wins).
+    public var knownByteCount: Int {
+        if let pattern { return pattern.literalCount }
+        return bytes.count - wildcards.reduce(0) { $0 + $1.count }
+    }
+
+    /// Whether only its pattern or wildcards decide what matches (not its kind or content).
+    public var isPatterned: Bool { pattern != nil || !wildcards.isEmpty }
 }

@@ -88,7 +88,7 @@ public struct ConversationCursor: Sendable {
             let exchanges = set.conversations[lead].exchanges
             var index = nextExchange + 1
             while index < exchanges.count, index <= nextExchange + Self.skipLimit {
-                if exchanges[index].key.kind == key.kind {
+                if exchanges[index].key.kind == key.kind || (!isFIN && exchanges[index].request?.pattern?.matches(live) == true) {
                     let before = set.index.node(before: index, of: lead)
                     if let (choice, edge) = choose(at: before, key: key, live: live, skippedTo: index) {
                         return .matched(take(choice, node: set.index.edges[edge].child))
@@ -152,7 +152,7 @@ public struct ConversationCursor: Sendable {
         guard var pick = set.served.leastServed(bucket, asking: lead) else { return nil }
         // Stay with the conversation followed now unless another was served less: switching
         // between equals gains nothing and makes the timing come from a different recording.
-        if let lead, lead != pick.conversation, follows(lead, node: node, depth: depth, key: key, level: level) {
+        if let lead, lead != pick.conversation, follows(lead, node: node, depth: depth, key: key, live: live, level: level) {
             let served = set.served.count(lead) - 1
             if served <= pick.served { pick = (lead, served) }
         }
@@ -167,20 +167,27 @@ public struct ConversationCursor: Sendable {
     }
 
     /// Whether `conversation` leaves `node` with a message that reaches `level` for `key`.
-    private func follows(_ conversation: Int, node: Int, depth: Int, key: MessageKey, level: MatchLevel) -> Bool {
+    private func follows(_ conversation: Int, node: Int, depth: Int, key: MessageKey, live: [UInt8], level: MatchLevel) -> Bool {
         guard set.index.node(before: depth, of: conversation) == node else { return false }
         guard depth < set.conversations[conversation].exchanges.count else { return false }
-        return set.conversations[conversation].exchanges[depth].key.level(matching: key).map { $0 >= level } ?? false
+        return set.conversations[conversation].exchanges[depth].level(matching: key, live: live).map { $0 >= level } ?? false
     }
 
     private func wildcardMatches(_ node: ConversationIndex.Node, key: MessageKey, live: [UInt8]) -> [Int]? {
         guard !node.withWildcards.isEmpty else { return nil }
         let matching = node.withWildcards.filter { conversation in
             let exchange = set.conversations[conversation].exchanges[node.depth]
-            guard let request = exchange.request, exchange.key.kind == key.kind || request.wildcards.contains(where: { $0.lowerBound == 0 }) else { return false }
-            return WildcardPattern.matches(recorded: request.bytes, wildcards: request.wildcards, live: live)
+            // The client's FIN is no message: no pattern stands for it.
+            guard let request = exchange.request, key.kind != RecordedExchange.finKey.kind,
+                  request.pattern != nil || exchange.key.kind == key.kind || request.wildcards.contains(where: { $0.lowerBound == 0 }) else { return false }
+            return request.fits(live)
         }
-        return matching.isEmpty ? nil : matching
+        // The most specific wins: the pattern with the most literal text (`RCPT TO:<postmaster@*`
+        // before `RCPT TO:*`).
+        let specificity = matching.map { set.conversations[$0].exchanges[node.depth].request?.knownByteCount ?? 0 }
+        guard let best = specificity.max() else { return nil }
+        let chosen = zip(matching, specificity).filter { $0.1 == best }.map(\.0)
+        return chosen.isEmpty ? nil : chosen
     }
 
     /// The one-conversation rules (`--session`, `--in-order`): the same levels and skipping,
@@ -190,7 +197,7 @@ public struct ConversationCursor: Sendable {
         var index = nextExchange
         while index < exchanges.count, index <= nextExchange + Self.skipLimit {
             let recorded = exchanges[index]
-            if let level = recorded.key.level(matching: key) {
+            if let level = recorded.level(matching: key, live: message?.bytes ?? []) {
                 if mode != .exact || level == .exact {
                     return .matched(take(Choice(conversation: conversation, exchange: index, level: level, skipped: index - nextExchange), node: nil))
                 }

@@ -25,7 +25,7 @@ public struct ConversationIndex: Sendable {
         /// Keyed by `contentKey(kind:content:)`.
         public var byContent: [String: [Int]] = [:]
         public var byExact: [[UInt8]: [Int]] = [:]
-        /// Conversations whose next message has bytes the recording does not know.
+        /// Conversations whose next message has bytes the recording does not know, or is a pattern.
         public var withWildcards: [Int] = []
 
         init(depth: Int) { self.depth = depth }
@@ -72,10 +72,14 @@ public struct ConversationIndex: Sendable {
                     nodes[node].edgesByKind[exchange.key.kind, default: []].append(edgeNumber)
                     edgeByKey[key] = edgeNumber
                 }
-                nodes[node].byKind[exchange.key.kind, default: []].append(index)
-                nodes[node].byContent[Self.contentKey(exchange.key), default: []].append(index)
-                nodes[node].byExact[exchange.key.exact, default: []].append(index)
-                if let request = exchange.request, !request.wildcards.isEmpty { nodes[node].withWildcards.append(index) }
+                if exchange.request?.pattern == nil {
+                    nodes[node].byKind[exchange.key.kind, default: []].append(index)
+                    nodes[node].byContent[Self.contentKey(exchange.key), default: []].append(index)
+                    nodes[node].byExact[exchange.key.exact, default: []].append(index)
+                }
+                // A hand-written pattern matches only by itself: `C: RCPT TO:/.*@example\.org>/`
+                // must not answer another recipient because the kind is the same.
+                if let request = exchange.request, request.isPatterned { nodes[node].withWildcards.append(index) }
                 node = edges[edgeNumber].child
                 path.append(node)
                 edgePath.append(edgeNumber)

@@ -36,7 +36,7 @@ public struct RecordedConversation: Sendable {
     }
 
     /// The protocol of a session recorded without one (a version 1 cassette).
-    static func detect(_ session: Session) -> WireProtocol {
+    public static func detect(_ session: Session) -> WireProtocol {
         var client: [UInt8] = []
         var server: [UInt8] = []
         for event in session.events {
@@ -97,10 +97,20 @@ public struct RecordedConversation: Sendable {
                     clientWildcards.append(redaction.offset..<(redaction.offset + redaction.length))
                 }
             }
-            events: for event in events {
+            events: for (index, event) in events.enumerated() {
                 switch event.kind {
                 case .data(.clientToServer, let bytes):
                     guard !ended else { continue }
+                    if let pattern = Self.pattern(after: index, in: events, offset: clientStreamOffset, length: bytes.count) {
+                        // A hand-written pattern is one message whatever its bytes: the framer
+                        // does not see it (`C: *` in a DNS scenario has no length prefix).
+                        flushOpaqueRequest()
+                        clientBytes += bytes.count
+                        lastClientOffset = event.offset
+                        clientStreamOffset += bytes.count
+                        addRequest(FramedMessage(bytes: bytes, pattern: pattern), at: event.offset)
+                        continue
+                    }
                     clientBytes += bytes.count
                     lastClientOffset = event.offset
                     clientStreamOffset += bytes.count
@@ -165,6 +175,14 @@ public struct RecordedConversation: Sendable {
                 flushOpaqueRequest()
                 for message in framer.clientFinished() { addRequest(message, at: lastClientOffset) }
             }
+        }
+
+        /// The client pattern that the data event at `index` stands for: a `pattern` event right
+        /// after it covering exactly its bytes.
+        static func pattern(after index: Int, in events: [SessionEvent], offset: Int, length: Int) -> MessagePattern? {
+            guard index + 1 < events.count, case .pattern(let mark) = events[index + 1].kind,
+                  mark.direction == .clientToServer, mark.offset == offset, mark.length == length else { return nil }
+            return try? MessagePattern(source: mark.source)
         }
 
         /// Unknown binary: the client's bytes so far are one message, because the server spoke.

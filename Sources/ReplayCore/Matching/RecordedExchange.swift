@@ -34,6 +34,16 @@ public struct RecordedExchange: Sendable {
     static let openingKey = MessageKey(kind: "(open)", content: "(open)", exact: [])
     static let finKey = MessageKey(kind: "(FIN)", content: "(FIN)", exact: [])
 
+    /// How a live message with `key` and bytes `live` matches this exchange's request: a pattern
+    /// or wildcards decide alone (exact when they fit); otherwise the key's levels.
+    public func level(matching key: MessageKey, live: [UInt8]) -> MatchLevel? {
+        if let request, request.pattern != nil {
+            return key.kind != Self.finKey.kind && request.fits(live) ? .exact : nil
+        }
+        if let request, !request.wildcards.isEmpty, request.fits(live) { return .exact }
+        return self.key.level(matching: key)
+    }
+
     /// The reply's data bytes, joined.
     public var replyBytes: [UInt8] {
         var bytes: [UInt8] = []

@@ -70,7 +70,7 @@ public enum CassetteRedaction {
     }
 
     /// Whether both paths name one file (the same path written twice, a link, `./x` and `x`).
-    static func isSameFile(_ first: String, _ second: String) -> Bool {
+    public static func isSameFile(_ first: String, _ second: String) -> Bool {
         var a = stat(), b = stat()
         guard stat(first, &a) == 0, stat(second, &b) == 0 else { return false }
         return a.st_dev == b.st_dev && a.st_ino == b.st_ino

@@ -8,9 +8,9 @@ import Foundation
 /// case-insensitively, so `C: EHLO *` matches `ehlo client.example`. `*` matches any bytes, line
 /// endings included (`S: 250*` matches a whole multi-line EHLO reply). A regular expression is an
 /// ICU one (as in `NSRegularExpression`, like `--mask`) over the message's bytes read as Latin-1.
-public struct MessagePattern: Sendable {
+public struct MessagePattern: Sendable, Hashable {
     /// One piece of a pattern.
-    public enum Segment: Sendable, Equatable {
+    public enum Segment: Sendable, Hashable {
         case literal([UInt8])
         /// `*`: any bytes, any number of them.
         case wildcard
@@ -27,6 +27,14 @@ public struct MessagePattern: Sendable {
     /// Builds a pattern from its pieces; a regular expression that does not compile is an error
     /// naming it.
     public init(source: String, segments: [Segment]) throws(MessagePatternError) {
+        // A pattern matches the message without its line ending: one written out is not part of it.
+        var segments = segments
+        if case .literal(var last)? = segments.last, last.last == 0x0A {
+            last.removeLast()
+            if last.last == 0x0D { last.removeLast() }
+            segments[segments.count - 1] = .literal(last)
+            if last.isEmpty { segments.removeLast() }
+        }
         self.source = source
         self.segments = segments
         let text = "^" + Self.expressionText(segments) + "$"
@@ -54,6 +62,12 @@ public struct MessagePattern: Sendable {
             throw MessagePatternError(pattern: source, detail: "\(error)")
         }
     }
+
+    public static func == (lhs: MessagePattern, rhs: MessagePattern) -> Bool {
+        lhs.source == rhs.source && lhs.segments == rhs.segments
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(source) }
 
     /// Whether the pattern has a wildcard or a regular expression (a pattern of literals only is
     /// just a message).
