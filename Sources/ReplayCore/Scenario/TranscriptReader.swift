@@ -81,7 +81,6 @@ public struct TranscriptReader: Sendable {
         var line: Int
         var items: [Item] = []
         var now: Int64 = 0
-        var finLine: [Direction: Int] = [:]
     }
 
     struct Parser {
@@ -146,14 +145,9 @@ public struct TranscriptReader: Sendable {
             }
             let offset = current?.now ?? 0
             openChunk = nil
-            if let finished = current?.finLine[direction] {
-                let who = direction == .serverToClient ? "server" : "client"
-                throw error(number, 1, "the \(who) already ended its side with <FIN> on line \(finished); nothing of its side can follow in this session (start a new one with --- session)")
-            }
             if body.hasPrefix("<"), body.hasSuffix(">"), body.count >= 2 {
                 let kind = try directive(direction, body.dropFirst().dropLast(), column: column + 1, number: number)
                 if case .chunk = kind { openChunk = current?.items.count }
-                if case .event(.close(let side, .fin)) = kind { current?.finLine[side] = number }
                 current?.items.append(Item(kind: kind, offset: offset, line: number))
                 return
             }
@@ -234,7 +228,7 @@ public struct TranscriptReader: Sendable {
         func directive(_ direction: Direction, _ inner: Substring, column: Int, number: Int) throws(TranscriptError) -> ItemKind {
             let name = inner.prefix { $0 != " " }
             let rest = inner.dropFirst(name.count)
-            let argumentsColumn = column + name.count + 1
+            let argumentsColumn = column + name.count
             switch name.uppercased() {
             case "FIN": return .event(.close(direction, .fin))
             case "RST": return .event(.reset(by: direction))
@@ -292,7 +286,7 @@ public struct TranscriptReader: Sendable {
                 }
                 return .event(.connectFailed(ConnectFailure(reason: reason, elapsed: elapsed, message: fields["message"] ?? "")))
             default:
-                throw error(number, column, "unknown directive <\(inner)>; known: <FIN>, <RST>, <STALL>, <hex ...>, <GAP bytes=N>, "
+                throw error(number, column - 1, "unknown directive <\(inner)>; known: <FIN>, <RST>, <STALL>, <hex ...>, <GAP bytes=N>, "
                     + "<REDACTED ...>, <TLS ...>, <FAULT ...>, <CONNECT-FAILED ...>, <END>; write \\< for a line that starts with a literal <")
             }
         }
@@ -385,7 +379,7 @@ public struct TranscriptReader: Sendable {
             }
             if let first = words.first, let id = Int(first), id > 0 {
                 guard !sessions.contains(where: { $0.id == id }) else {
-                    throw error(number, column, "session \(id) is already defined on line \(sessions.first { $0.id == id }?.line ?? 0)")
+                    throw error(number, column + rest.prefix { $0 == " " }.count, "session \(id) is already defined on line \(sessions.first { $0.id == id }?.line ?? 0)")
                 }
                 session.id = id
                 words.removeFirst()

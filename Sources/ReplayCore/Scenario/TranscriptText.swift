@@ -38,20 +38,56 @@ public enum TranscriptText {
     private enum Item {
         case bytes([UInt8])
         case star
-        /// An unescaped `/` at this index of the text's characters.
-        case slash(String.Index)
         case noEnding
+    }
+
+    /// Where a line-ending regular expression opens: the line ends in an unescaped `/`, and an
+    /// earlier unescaped `/` starts the text or follows a space or a `:`.
+    static func regexOpening(_ scalars: Substring.UnicodeScalarView) -> Substring.UnicodeScalarView.Index? {
+        var candidates: [Substring.UnicodeScalarView.Index] = []
+        var lastUnescapedSlash: Substring.UnicodeScalarView.Index?
+        var previous: Unicode.Scalar?
+        var index = scalars.startIndex
+        while index < scalars.endIndex {
+            let scalar = scalars[index]
+            if scalar == "\\" {
+                index = scalars.index(after: index)
+                if index < scalars.endIndex { index = scalars.index(after: index) }
+                previous = "x"
+                lastUnescapedSlash = nil
+                continue
+            }
+            if scalar == "/" {
+                if previous == nil || previous == " " || previous == ":" { candidates.append(index) }
+                lastUnescapedSlash = index
+            } else {
+                lastUnescapedSlash = nil
+            }
+            previous = scalar
+            index = scalars.index(after: index)
+        }
+        guard let closing = lastUnescapedSlash, scalars.index(after: closing) == scalars.endIndex else { return nil }
+        return candidates.first { $0 < closing }
     }
 
     /// Reads `text`. Errors give the column (from 1, counted in characters of `text`).
     public static func parse(_ text: Substring, allowPatterns: Bool = true) throws(TranscriptTextError) -> Parsed {
+        // Unicode scalars, not Characters: a combining mark after a `\\` must not hide the escape.
+        let scalars = text.unicodeScalars
+        // A regular expression first: its text keeps its backslashes (`\.` is the regex's).
+        var regex: String?
+        var textEnd = scalars.endIndex
+        if allowPatterns, let opening = regexOpening(scalars) {
+            regex = String(String.UnicodeScalarView(scalars[scalars.index(after: opening)..<scalars.index(before: scalars.endIndex)]))
+            textEnd = opening
+        }
         var items: [Item] = []
+        let text = scalars[..<textEnd]
         var index = text.startIndex
         var column = 1
         var lastWasEscapedNewline = false
         while index < text.endIndex {
             let character = text[index]
-            let here = index
             index = text.index(after: index)
             defer { column += 1 }
             if character == "\\" {
@@ -68,10 +104,10 @@ public enum TranscriptText {
                 case "0": items.append(.bytes([0x00]))
                 case "e": items.append(.bytes([0x1B]))
                 case "\\", "*", "/", "+", "<", "#":
-                    items.append(.bytes(Array(String(escaped).utf8)))
+                    items.append(.bytes(Array(String(Character(escaped)).utf8)))
                 case "x":
                     let digits = text[index...].prefix(2)
-                    guard digits.count == 2, let byte = UInt8(String(digits), radix: 16) else {
+                    guard digits.count == 2, let byte = UInt8(String(String.UnicodeScalarView(digits)), radix: 16) else {
                         throw TranscriptTextError(column: column, detail: "\\x needs two hex digits, e.g. \\x00 or \\x1b")
                     }
                     index = text.index(index, offsetBy: 2)
@@ -91,28 +127,8 @@ public enum TranscriptText {
             lastWasEscapedNewline = false
             switch character {
             case "*": items.append(allowPatterns ? .star : .bytes([UInt8(ascii: "*")]))
-            case "/": items.append(.slash(here))
-            default: items.append(.bytes(Array(String(character).utf8)))
-            }
-        }
-
-        // A regular expression: the first `/` that starts a word, up to the `/` ending the line.
-        var regex: (open: Int, source: String)?
-        if allowPatterns, case .slash(let closing)? = items.last {
-            var previous: Item?
-            for (position, item) in items.enumerated().dropLast() {
-                defer { previous = item }
-                guard case .slash(let opening) = item else { continue }
-                let startsWord: Bool
-                switch previous {
-                case nil: startsWord = true
-                case .bytes(let bytes)?: startsWord = bytes == [0x20] || bytes == [UInt8(ascii: ":")]
-                default: startsWord = false
-                }
-                if startsWord {
-                    regex = (position, String(text[text.index(after: opening)..<closing]))
-                    break
-                }
+            case "/": items.append(.bytes([UInt8(ascii: "/")]))
+            default: items.append(.bytes(Array(String(Character(character)).utf8)))
             }
         }
 
@@ -123,15 +139,9 @@ public enum TranscriptText {
             if !literal.isEmpty { segments.append(.literal(literal)) }
             literal = []
         }
-        for (position, item) in items.enumerated() {
-            if let regex, position == regex.open {
-                flush()
-                segments.append(.regex(regex.source))
-                break
-            }
+        for item in items {
             switch item {
             case .bytes(let bytes): literal += bytes
-            case .slash: literal.append(UInt8(ascii: "/"))
             case .star:
                 flush()
                 if segments.last != .wildcard { segments.append(.wildcard) }
@@ -139,7 +149,8 @@ public enum TranscriptText {
             }
         }
         flush()
-        if ending == .automatic, lastWasEscapedNewline { ending = .explicit }
+        if let regex { segments.append(.regex(regex)) }
+        if ending == .automatic, lastWasEscapedNewline, regex == nil { ending = .explicit }
         return Parsed(segments: segments, ending: ending)
     }
 }
