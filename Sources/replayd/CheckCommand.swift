@@ -65,7 +65,7 @@ struct CheckCommand: ParsableCommand {
         if !protocols.isEmpty { text += " (\(protocols.joined(separator: ", ")))" }
         text += ", \(chunks) chunk\(chunks == 1 ? "" : "s")"
         if clientPatterns + serverPatterns > 0 {
-            text += ", \(clientPatterns) client and \(serverPatterns) server pattern\(clientPatterns + serverPatterns == 1 ? "" : "s")"
+            text += ", \(clientPatterns) client and \(serverPatterns) server patterns"
         }
         return text
     }
