@@ -115,6 +115,10 @@ public struct TranscriptReader: Sendable {
             }
             guard line.count >= 2, let side = line.first, side == "S" || side == "C",
                   let mark = line.dropFirst().first, mark == ":" || mark == "|" else {
+                if line.hasPrefix("session "), line.contains(" -> ") {
+                    throw error(number, 1, "this is the timeline `replayd show` prints, which is for reading; "
+                        + "print a transcript that replay reads with `replayd show CASSETTE --transcript`, or give the cassette itself")
+                }
                 throw error(number, 1, "expected S: or C: (a server or client line), S| or C| (the same chunk continued), "
                     + "--- session (a new session), @mask REGEX, # (a comment) or a blank line")
             }
