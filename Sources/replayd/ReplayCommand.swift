@@ -52,6 +52,9 @@ struct ReplayCommand: AsyncParsableCommand {
           replayd replay dns.cassette --listen 5353 --proto dns --on-mismatch close
           replayd replay smtp.cassette --listen 2525 --session 2 --match exact
           replayd replay api.cassette --listen 127.0.0.1:0 --match bytes --no-delay --hold 5 --quiet
+          replayd replay smtp.cassette --listen 2525 --fault "conn=1-2 reset"
+          replayd replay smtp.cassette --listen 2525 --fault "match=^RCPT nth=2 reply=450 4.2.0 Mailbox busy"
+          replayd replay smtp.cassette --listen 2525 --chaos 0.3 --seed 42 --chaos-faults reset,stall,delay
         """
     )
 
@@ -109,6 +112,18 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Serve sessions that lost server bytes (gap events) anyway, skipping what is missing; by default replay refuses them.")
     var allowGaps = false
 
+    @Option(name: .customLong("fault"), help: ArgumentHelp("Inject a fault: selectors (conn=N[-M], every=K, match=REGEX, nth=N, after=BYTES, p=P) and one action (reset, close, stall, delay=5s, reply=TEXT, drop, truncate, slow=BPS, slice=BYTES, refuse); repeatable. See docs/faults.md.", valueName: "RULE"))
+    var faultRules: [String] = []
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("For each connection, with this probability, one fault drawn from the catalogue at a point drawn from the conversation.", valueName: "PROBABILITY"))
+    var chaos: Double?
+
+    @Option(help: ArgumentHelp("Narrow --chaos to these faults, e.g. reset,stall,delay.", valueName: "NAMES"))
+    var chaosFaults: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of p= and --chaos draws: the same seed over the same connections gives the same faults (default: one is chosen and printed).", valueName: "N"))
+    var seed: UInt64?
+
     func validate() throws {
         guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be a number greater than 0, got \(speed)") }
         guard hold >= 0, hold.isFinite else { throw ValidationError("--hold must be 0 or more seconds, got \(hold)") }
@@ -125,6 +140,10 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         if let session { _ = try SessionSelector(parsing: session, cassettes: cassettes) }
         _ = try FormatOption.parse(format)
+        _ = try faultSettings(seed: 0)
+        if !faultRules.isEmpty || chaos != nil, let mode = MatchMode(rawValue: match), mode == .bytes || mode == .none {
+            throw ValidationError("--fault and --chaos aim at messages and replies: use them with --match similar or exact, not \(match)")
+        }
         if let server { _ = try HostPort(parsing: server, defaultHost: "127.0.0.1") }
         _ = try maskSet([])
     }
@@ -223,13 +242,31 @@ struct ReplayCommand: AsyncParsableCommand {
             let grouped = Dictionary(grouping: chosen, by: \.ref.file)
             let set = ConversationSet(cassettes: cassettes.compactMap { file in grouped[file].map { (file, $0.map(\.session)) } },
                                       masks: masks, proto: forced)
+            let chosenSeed = seed ?? UInt64.random(in: 1...999_999)
+            let faults = try faultSettings(seed: chosenSeed)
+            if faults != nil {
+                printToStandardError("faults: seed \(chosenSeed)\(seed == nil ? " (chosen; repeat this run with --seed \(chosenSeed))" : "")")
+            }
             source = ReplaySource(set: set, match: matchMode, onMismatch: policy, inOrder: inOrder, options: options,
-                                  keepsReports: report != nil)
+                                  keepsReports: report != nil, faults: faults)
         case .bytes, .none:
             source = ReplaySource(sessions: chosen, match: matchMode, options: options)
         }
 
         return source
+    }
+
+    /// The `--fault` rules and `--chaos` with `seed`; nil when none was given.
+    func faultSettings(seed: UInt64) throws -> FaultSettings? {
+        guard !faultRules.isEmpty || chaos != nil else { return nil }
+        do {
+            let rules = try faultRules.map { rule throws(FaultRuleError) in try FaultRule(rule) }
+            let names = chaosFaults.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
+            let chaos = try self.chaos.map { probability throws(FaultRuleError) in try FaultChaos(probability: probability, faults: names) }
+            return FaultSettings(rules: rules, chaos: chaos, seed: seed)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     /// The user's masks and the cassettes' own.

@@ -30,6 +30,8 @@ public struct ConnectionReplayer: Sendable {
     /// connect instead of the reset the recorded client saw).
     private var heldFailure: [ReplayPlan.Step]?
     private var heldFailureDeadline: Int64 = 0
+    /// Injected faults (`--fault`, `--chaos`); nil when none can fire on this connection.
+    private var faults: FaultPlan?
     /// How long a held connect failure waits for a client that sends nothing.
     static let heldFailureWait: Int64 = 1_000_000_000
 
@@ -46,8 +48,9 @@ public struct ConnectionReplayer: Sendable {
     /// Replays by messages from `set` (`--match similar`, `--match exact`); with `only`, follows
     /// that conversation alone.
     public init(set: ConversationSet, mode: MatchMode, policy: MismatchPolicy, options: ReplayOptions,
-                connection: Int, only: Int? = nil, keepsSteps: Bool = true, writesMayBlock: Bool) {
+                connection: Int, only: Int? = nil, keepsSteps: Bool = true, writesMayBlock: Bool, faults: FaultPlan? = nil) {
         self.keepsSteps = keepsSteps
+        self.faults = faults.flatMap { $0.isActive ? $0 : nil }
         machine = ReplayMachine(openEndedSession: 0, options: options, writesMayBlock: writesMayBlock)
         cursor = ConversationCursor(set: set, mode: mode, connection: connection, only: only)
         dialect = set.defaultProtocol.dialect
@@ -67,6 +70,11 @@ public struct ConnectionReplayer: Sendable {
     // MARK: - Events
 
     public mutating func connected(at now: Int64) -> [ReplayAction] {
+        if var faults, let refusal = faults.refusal() {
+            self.faults = faults
+            report.faults.append(refusal.logLine)
+            return [.note(ReplayNote(.warning, refusal.logLine))] + machine.end(.refusedByFault, with: .reset)
+        }
         guard var cursor else { return observe(machine.connected(at: now)) }
         guard let opening = cursor.open() else {
             self.cursor = cursor
@@ -88,8 +96,10 @@ public struct ConnectionReplayer: Sendable {
             }
         }
         var actions = machine.connected(at: now)
-        actions += machine.append(openingPieces, waitingFor: progress, at: now)
-        if cursor.isAtEnd { actions += machine.complete(at: now) }
+        faults?.started(proto: dialect.wireProtocol, exchanges: conversation.exchanges.count)
+        let pieces = applyFaults(at: 0, message: nil, to: openingPieces, notes: &actions)
+        actions += machine.append(pieces, waitingFor: progress, at: now)
+        if cursor.isAtEnd || stoppedAnswering { actions += machine.complete(at: now) }
         return observe(actions)
     }
 
@@ -166,7 +176,7 @@ public struct ConnectionReplayer: Sendable {
             report.add(.init(step: stepNumber, received: received, kind: key.kind, result: .synthesized, skipped: 0,
                              detail: "not recorded; the protocol's plain reply was sent"), keep: keepsSteps)
             var actions: [ReplayAction] = [.note(ReplayNote(.info, "client message \(stepNumber) \"\(received)\" was not recorded; answered with the protocol's plain reply (synthesized)"))]
-            actions += sendNow(reply, at: now)
+            actions += sendNow(reply, for: message, at: now)
             return actions
         case .mismatch(let mismatch):
             return handle(mismatch, message: message, received: received, kind: key.kind, at: now)
@@ -205,10 +215,25 @@ public struct ConnectionReplayer: Sendable {
             }
             pieces = echoed.pieces
         }
+        pieces = applyFaults(at: choice.exchange, message: message?.bytes, to: pieces, notes: &actions)
         actions += advanceProgress(at: now)
         actions += machine.append(pieces, waitingFor: progress, at: now)
-        if self.cursor?.isAtEnd == true { actions += machine.complete(at: now) }
+        if self.cursor?.isAtEnd == true || stoppedAnswering { actions += machine.complete(at: now) }
         return actions
+    }
+
+    /// The reply with the faults that fire here applied (and logged once each).
+    private mutating func applyFaults(at exchange: Int, message: [UInt8]?, to pieces: [ReplayPlan.Step],
+                                      notes actions: inout [ReplayAction]) -> [ReplayPlan.Step] {
+        guard var faults else { return pieces }
+        let result = faults.apply(at: exchange, message: message, to: pieces)
+        self.faults = faults
+        for firing in result.firings {
+            report.faults.append(firing.logLine)
+            actions.append(.note(ReplayNote(.warning, firing.logLine)))
+        }
+        if result.stopsAnswering { stoppedAnswering = true }
+        return result.pieces
     }
 
     private mutating func handle(_ mismatch: Mismatch, message: FramedMessage?, received: String, kind: String, at now: Int64) -> [ReplayAction] {
@@ -219,7 +244,7 @@ public struct ConnectionReplayer: Sendable {
         switch policy {
         case .error:
             if let message, let reply = dialect.errorReply(to: message, reason: "no recorded reply fits this \(dialect.wireProtocol.rawValue) message") {
-                actions += sendNow(reply, at: now)
+                actions += sendNow(reply, for: message, at: now)
             } else {
                 actions += machine.end(.endedOnMismatch(.error), with: .close)
             }
@@ -244,9 +269,14 @@ public struct ConnectionReplayer: Sendable {
     }
 
     /// A reply replayd makes up (housekeeping, an error): sent at once, in turn.
-    private mutating func sendNow(_ reply: [UInt8], at now: Int64) -> [ReplayAction] {
-        var actions = advanceProgress(at: now)
-        actions += machine.append([ReplayPlan.Step(action: .send(reply), clientBytes: progress, afterClientClose: false, delay: 0, offset: 0)], at: now)
+    private mutating func sendNow(_ reply: [UInt8], for message: FramedMessage? = nil, at now: Int64) -> [ReplayAction] {
+        var actions: [ReplayAction] = []
+        var pieces = [ReplayPlan.Step(action: .send(reply), clientBytes: 0, afterClientClose: false, delay: 0, offset: 0)]
+        // A rule aimed at a message the recording never saw still fires (-1: no recorded step for chaos).
+        if let message { pieces = applyFaults(at: -1, message: message.bytes, to: pieces, notes: &actions) }
+        actions += advanceProgress(at: now)
+        actions += machine.append(pieces, waitingFor: progress, at: now)
+        if stoppedAnswering { actions += machine.complete(at: now) }
         return actions
     }
 

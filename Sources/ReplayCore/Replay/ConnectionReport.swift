@@ -36,6 +36,8 @@ public struct ConnectionReport: Sendable, Equatable {
     public var steps: [Step] = []
     /// How the connection ended, in words.
     public var outcome: String?
+    /// Each injected fault (rule or chaos), as its log line says it.
+    public var faults: [String] = []
     /// Client messages (the FIN not counted), and how they were answered.
     public private(set) var messages = 0
     public private(set) var matched = 0

@@ -317,7 +317,7 @@ public struct ReplayMachine: Sendable {
             }
             var ready = max(lastDoneAt, reachedAt[next])
             if step.afterClientClose, let closedAt = clientClosedAt { ready = max(ready, closedAt) }
-            let due = ready + options.scaled(step.delay)
+            let due = ready + options.scaled(step.delay) + step.faultDelay
             if due > now {
                 if wakeup != due {
                     wakeup = due

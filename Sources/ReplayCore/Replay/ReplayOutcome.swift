@@ -20,6 +20,8 @@ public enum ReplayOutcome: Sendable, Equatable, CustomStringConvertible {
     case stopped
     /// A client message fitted nothing recorded and `--on-mismatch` said to close or reset.
     case endedOnMismatch(MismatchPolicy)
+    /// A fault rule refused the connection at accept (`refuse`).
+    case refusedByFault
 
     public var description: String {
         switch self {
@@ -33,6 +35,7 @@ public enum ReplayOutcome: Sendable, Equatable, CustomStringConvertible {
             return "client closed while the recording still expected \(missing) more client byte\(missing == 1 ? "" : "s")"
         case .clientReset(let done, let steps): return "client reset or lost the connection after \(done) of \(steps) server steps"
         case .stopped: return "server stopped"
+        case .refusedByFault: return "reset at accept by an injected fault (refuse)"
         case .endedOnMismatch(let policy): return "\(policy == .reset ? "reset" : "closed") after a mismatch (--on-mismatch \(policy.rawValue))"
         }
     }

@@ -32,6 +32,9 @@ public struct ReplayPlan: Sendable, Equatable {
         public var delay: Int64
         /// Recorded offset of the step in the session, for messages.
         public var offset: Int64
+        /// Nanoseconds a fault rule adds (`delay=5s`): waited as given, whatever `--speed` or
+        /// `--no-delay` do to recorded delays.
+        public var faultDelay: Int64 = 0
 
         public init(action: Action, clientBytes: Int, afterClientClose: Bool, delay: Int64, offset: Int64) {
             self.action = action

@@ -80,6 +80,7 @@ public final class ReplayReportLog: Sendable {
             if let client = report.client { object["client"] = client }
             if let followed = report.followed { object["session"] = followed.description }
             if let outcome = report.outcome { object["outcome"] = outcome }
+            if !report.faults.isEmpty { object["faults"] = report.faults }
             return object
         }
         let document: [String: Any] = ["connections": connections, "unused": unused.map(\.description)]

@@ -21,12 +21,15 @@ public final class ReplaySource: Sendable {
     private let options: ReplayOptions
     private let accepted = NIOLockedValueBox(0)
     public let reports: ReplayReportLog
+    /// Injected faults (by-message modes only: faults are aimed at messages and replies).
+    private let faults: FaultSettings?
 
     /// Replay by messages. `keepsReports`: keep every connection's steps (for `--report`).
     public init(set: ConversationSet, match: MatchMode, onMismatch: MismatchPolicy, inOrder: Bool, options: ReplayOptions,
-                keepsReports: Bool = true) {
+                keepsReports: Bool = true, faults: FaultSettings? = nil) {
         precondition(match == .similar || match == .exact, "by messages means similar or exact")
         mode = .messages(set, match, onMismatch, inOrder: inOrder)
+        self.faults = faults.flatMap { $0.isEmpty ? nil : $0 }
         self.options = options
         reports = ReplayReportLog(keepsConnections: keepsReports)
     }
@@ -39,6 +42,7 @@ public final class ReplaySource: Sendable {
         }
         mode = .plans(plans, sessions.map(\.ref))
         self.options = options
+        faults = nil
         reports = ReplayReportLog(keepsConnections: false)
     }
 
@@ -83,7 +87,8 @@ public final class ReplaySource: Sendable {
                 only = index % count
             }
             return .replay(ConnectionReplayer(set: set, mode: match, policy: policy, options: options, connection: connection,
-                                              only: only, keepsSteps: reports.keepsConnections, writesMayBlock: writesMayBlock),
+                                              only: only, keepsSteps: reports.keepsConnections, writesMayBlock: writesMayBlock,
+                                              faults: faults?.plan(connection: connection)),
                            connection: connection)
         case .plans(let plans, let refs):
             guard !plans.isEmpty, index < plans.count || options.loop else { return .exhausted(connection: connection, sessions: plans.count) }

@@ -1,0 +1,24 @@
+/// SplitMix64: the small, fast, well-mixed generator the fault plans draw from, keyed by the
+/// run's seed and the connection number, so a connection's faults do not depend on how many
+/// other connections ran before it or concurrently.
+public struct FaultRandom: Sendable, RandomNumberGenerator {
+    private var state: UInt64
+
+    public init(seed: UInt64, connection: Int) {
+        state = seed ^ (UInt64(truncatingIfNeeded: connection) &* 0x9E37_79B9_7F4A_7C15)
+        _ = next()
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A number in 0 ..< 1.
+    public mutating func unit() -> Double {
+        Double(next() >> 11) / Double(1 << 53)
+    }
+}
