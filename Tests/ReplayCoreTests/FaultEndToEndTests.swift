@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import ReplayCore
+
+extension HeavyTests.ReplayEngineEndToEnd {
+    /// The issue's command lines, exactly as written, against a cassette recorded from a real
+    /// Postfix (one session with two recipients), with real swaks and smtplib clients.
+    @Suite("Fault rules on replay (Postfix, swaks)")
+    struct FaultEndToEndTests {
+        static var canRun: Bool { ChildProcess.isInstalled("swaks") && ChildProcess.isInstalled("postfix") && getuid() == 0 }
+
+        /// Records swaks delivering to two valid users through a real Postfix.
+        func record(in directory: String) async throws -> String {
+            let postfix = try await PostfixServer(directory: directory)
+            defer { postfix.stop() }
+            let cassette = directory + "/smtp.cassette"
+            let (recorder, port) = try await ReplaydProcess.record(upstream: postfix.port, to: cassette)
+            defer { recorder.stop() }
+            let (replies, output) = try await SMTPClients.swaks(port: port, ["--to", "postmaster@example.net,alice@example.net", "--from", "ops@example.org"])
+            try #require(replies.map(\.code) == [220, 250, 250, 250, 250, 354, 250, 221], "\(output)\n\(postfix.maillog)")
+            #expect(try await ReplaydProcess.finish(recorder) == 0, "\(recorder.stderr)")
+            return cassette
+        }
+
+        func swaks(_ port: Int, timeout: Int = 15) async throws -> (replies: [SMTPReply], output: String, seconds: Double) {
+            let started = Date()
+            let swaks = try ChildProcess("swaks", ["--server", "127.0.0.1", "--port", String(port), "--timeout", String(timeout),
+                                                   "--to", "postmaster@example.net,alice@example.net", "--from", "other@example.com", "--helo", "faulty.example"])
+            _ = try await swaks.wait(timeout: Double(timeout) + 20)
+            let lines = swaks.stdout.split(separator: "\n").filter { $0.hasPrefix("<-  ") || $0.hasPrefix("<** ") }.map { String($0.dropFirst(4)) }
+            return (SMTPReply.group(lines), swaks.stdout + swaks.stderr, Date().timeIntervalSince(started))
+        }
+
+        @Test("conn=1-2 reset, match=^RCPT nth=2 reply=..., match=^DATA stall, every=3 delay=5s",
+              .enabled(if: canRun, "needs swaks, Postfix and root"), .timeLimit(.minutes(3)))
+        func issueCommandLines() async throws {
+            let directory = try TestPaths.temporaryDirectory("faults")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let cassette = try await record(in: directory)
+
+            // replayd replay smtp.cassette --listen 2525 --loop --fault "conn=1-2 reset"
+            do {
+                let (replayer, port) = try await ReplaydProcess.replay([cassette], ["--loop", "--fault", "conn=1-2 reset"])
+                defer { replayer.stop() }
+                for connection in 1...2 {
+                    let (replies, output, _) = try await swaks(port)
+                    #expect(replies.isEmpty, "connection \(connection) got a banner: \(output)")
+                    #expect(output.contains("closed connection") || output.contains("reset"), "\(output)")
+                }
+                let (replies, output, _) = try await swaks(port)
+                #expect(replies.map(\.code) == [220, 250, 250, 250, 250, 354, 250, 221], "\(output)")
+                #expect(replayer.stderr.contains("fault: connection 1: reset before the first server message (reproduce: --fault \"conn=1 reset\")"), "\(replayer.stderr)")
+                #expect(!replayer.stderr.contains("fault: connection 3"), "\(replayer.stderr)")
+            }
+
+            // --fault "match=^RCPT nth=2 reply=450 4.2.0 Mailbox busy"
+            do {
+                let (replayer, port) = try await ReplaydProcess.replay([cassette], ["--fault", "match=^RCPT nth=2 reply=450 4.2.0 Mailbox busy"])
+                defer { replayer.stop() }
+                for _ in 1...2 {
+                    let (replies, output, _) = try await swaks(port)
+                    try #require(replies.count >= 5, "\(output)")
+                    #expect(replies[3].code == 250, "\(output)")
+                    #expect(replies[4].lines == ["450 4.2.0 Mailbox busy"], "\(output)")
+                    #expect(replies.last?.code == 221, "\(output)")
+                }
+            }
+
+            // --fault "match=^DATA stall": the client times out after DATA.
+            do {
+                let (replayer, port) = try await ReplaydProcess.replay([cassette], ["--fault", "match=^DATA stall"])
+                defer { replayer.stop() }
+                let (replies, output, seconds) = try await swaks(port, timeout: 2)
+                // swaks prints its own timeout as a "<** " line too: only server replies have codes.
+                #expect(replies.compactMap(\.code) == [220, 250, 250, 250, 250], "\(output)")
+                #expect(output.contains(" -> DATA"), "\(output)")
+                #expect(output.localizedCaseInsensitiveContains("timeout") || output.localizedCaseInsensitiveContains("timed out"), "\(output)")
+                #expect(seconds >= 1.9, "\(seconds)")
+            }
+
+            // --fault "every=3 delay=5s": every third connection waits five seconds longer for its banner.
+            do {
+                let (replayer, port) = try await ReplaydProcess.replay([cassette], ["--fault", "every=3 delay=5s"])
+                defer { replayer.stop() }
+                var banners: [Double] = []
+                for _ in 1...3 {
+                    let (python, output) = try await SMTPClients.smtplib(port: port, helo: "py.example", from: "p@example.org", to: "postmaster@example.net")
+                    banners.append(python.first?.latency ?? -1)
+                    #expect(python.first?.code == 220, "\(output)")
+                }
+                #expect(banners[0] < 2 && banners[1] < 2, "\(banners)")
+                #expect(banners[2] >= 4.95 && banners[2] < 7.5, "\(banners)")
+                #expect(replayer.stderr.contains("(reproduce: --fault \"conn=3 delay=5s\")"), "\(replayer.stderr)")
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import Testing
+@testable import ReplayCore
+
+private func send(_ text: String, delay: Int64 = 10) -> ReplayPlan.Step {
+    ReplayPlan.Step(action: .send(Array(text.utf8)), clientBytes: 0, afterClientClose: false, delay: delay, offset: 0)
+}
+
+private func texts(_ pieces: [ReplayPlan.Step]) -> [String] {
+    pieces.map { piece in
+        switch piece.action {
+        case .send(let bytes): return String(decoding: bytes, as: UTF8.self)
+        case .halfClose: return "<FIN>"
+        case .reset: return "<RST>"
+        default: return "?"
+        }
+    }
+}
+
+private func plan(_ rules: [String], connection: Int = 1, seed: UInt64 = 7, chaos: FaultChaos? = nil) throws -> FaultPlan {
+    var plan = FaultPlan(rules: try rules.map { try FaultRule($0) }, connection: connection, seed: seed, chaos: chaos)
+    plan.started(proto: .smtp, exchanges: 6)
+    return plan
+}
+
+@Suite("Fault rules and plans")
+struct FaultPlanTests {
+    @Test func rulesParseAndErrorsNameTheWord() throws {
+        let rule = try FaultRule("match=^RCPT nth=2 reply=450 4.2.0 Mailbox busy")
+        #expect(rule.nth == 2)
+        #expect(rule.action == .reply("450 4.2.0 Mailbox busy"))
+        #expect(try FaultRule("conn=1-2 reset").connections == 1...2)
+        #expect(try FaultRule("every=3 delay=5s").action == .delay(5_000_000_000))
+        #expect(try FaultRule("slow=1000").action == .slow(1000))
+        for (text, word) in [("conn=0 reset", "conn=0"), ("delay=5 ", "delay=5"), ("match=^RCPT", ""), ("reset close", "close"),
+                             ("bogus", "bogus"), ("nth=2 reset", "nth=2"), ("match=( reset", "match=("), ("match=^A refuse", "refuse")] {
+            #expect(throws: FaultRuleError.self, "\(text)") { try FaultRule(text) }
+            do { _ = try FaultRule(text) } catch { #expect(error.word == word, "\(text): \(error)"); #expect(error.description.contains("--fault \"\(text)\"")) }
+        }
+    }
+
+    @Test func connectionSelectors() throws {
+        let first = try FaultRule("conn=1-2 reset"), third = try FaultRule("every=3 stall")
+        #expect((1...7).filter(first.selects) == [1, 2])
+        #expect((1...7).filter(third.selects) == [3, 6])
+    }
+
+    @Test func aRuleWithoutMatchFiresOnceAtTheFirstServerMessage() throws {
+        var faults = try plan(["conn=1 reset"])
+        let opening = faults.apply(at: 0, message: nil, to: [send("220 mx\r\n")])
+        #expect(texts(opening.pieces) == ["<RST>"])
+        #expect(opening.stopsAnswering)
+        #expect(opening.firings.first?.logLine == "fault: connection 1: reset before the first server message (reproduce: --fault \"conn=1 reset\")")
+        var other = try plan(["conn=1 reset"], connection: 2)
+        #expect(!other.isActive)
+        #expect(texts(other.apply(at: 0, message: nil, to: [send("220 mx\r\n")]).pieces) == ["220 mx\r\n"])
+    }
+
+    @Test func nthReplyAndRulesAtOnePointApplyInOrder() throws {
+        var faults = try plan(["match=^RCPT nth=2 reply=450 4.2.0 Mailbox busy"])
+        #expect(texts(faults.apply(at: 3, message: Array("RCPT TO:<a@b>\r\n".utf8), to: [send("250 Ok\r\n")]).pieces) == ["250 Ok\r\n"])
+        let second = faults.apply(at: 4, message: Array("RCPT TO:<c@d>\r\n".utf8), to: [send("250 Ok\r\n")])
+        #expect(texts(second.pieces) == ["450 4.2.0 Mailbox busy\r\n"])
+        #expect(!second.stopsAnswering)
+        #expect(second.firings.first?.reproduce == "conn=1 match=^RCPT nth=2 reply=450 4.2.0 Mailbox busy")
+
+        var quit = try plan(["match=^RCPT reply=421 4.3.2 Closing", "match=^RCPT close"])
+        let both = quit.apply(at: 3, message: Array("RCPT TO:<a@b>\r\n".utf8), to: [send("250 Ok\r\n")])
+        #expect(texts(both.pieces) == ["421 4.3.2 Closing\r\n", "<FIN>"])
+        #expect(both.stopsAnswering)
+    }
+
+    @Test func stallDropTruncateDelay() throws {
+        var stall = try plan(["match=^DATA stall"])
+        let stalled = stall.apply(at: 4, message: Array("DATA\r\n".utf8), to: [send("354 go\r\n")])
+        #expect(stalled.pieces.isEmpty && stalled.stopsAnswering)
+
+        var drop = try plan(["match=^EHLO drop"])
+        #expect(texts(drop.apply(at: 1, message: Array("EHLO x\r\n".utf8), to: [send("250-a\r\n"), send("250 b\r\n")]).pieces) == ["250 b\r\n"])
+
+        var truncate = try plan(["match=^EHLO truncate"])
+        let cut = truncate.apply(at: 1, message: Array("EHLO x\r\n".utf8), to: [send("250 abcdef\r\n"), send("more")])
+        #expect(texts(cut.pieces) == ["250 ab"]) // half of 12 bytes
+        #expect(cut.stopsAnswering)
+
+        var delay = try plan(["every=3 delay=5s"], connection: 3)
+        let held = delay.apply(at: 0, message: nil, to: [send("220 mx\r\n", delay: 700)])
+        #expect(held.pieces.first?.delay == 700)
+        #expect(held.pieces.first?.faultDelay == 5_000_000_000)
+        #expect(held.firings.first?.reproduce == "conn=3 delay=5s")
+    }
+
+    @Test func sliceSlowAndAfter() throws {
+        var slice = try plan(["slice=3"])
+        #expect(texts(slice.apply(at: 0, message: nil, to: [send("220 mx\r\n")]).pieces) == ["220", " mx", "\r\n"])
+        var slow = try plan(["slow=100"])
+        let paced = slow.apply(at: 0, message: nil, to: [send(String(repeating: "x", count: 12))]).pieces
+        #expect(paced.count == 3) // writes of 5 bytes: a twentieth of a second at 100 B/s
+        #expect(paced.map(\.faultDelay) == [50_000_000, 50_000_000, 20_000_000])
+        var after = try plan(["after=10 reset"])
+        #expect(texts(after.apply(at: 0, message: nil, to: [send("220 mx\r\n")]).pieces) == ["220 mx\r\n"])
+        #expect(texts(after.apply(at: 1, message: Array("EHLO x\r\n".utf8), to: [send("250 abcdef\r\n")]).pieces) == ["25", "<RST>"]) // 8 + 2 bytes
+    }
+
+    @Test func chaosIsTheSameForTheSameSeedAndConnection() throws {
+        let chaos = try FaultChaos(probability: 0.5)
+        func run(seed: UInt64) -> [[String]] {
+            (1...16).map { connection in
+                var faults = FaultPlan(rules: [], connection: connection, seed: seed, chaos: chaos)
+                faults.started(proto: .smtp, exchanges: 6)
+                return (0..<6).flatMap { step in faults.apply(at: step, message: step == 0 ? nil : Array("CMD\(step) x\r\n".utf8), to: [send("250 Ok\r\n")]).firings.map(\.logLine) }
+            }
+        }
+        let first = run(seed: 42)
+        #expect(first == run(seed: 42))
+        #expect(first != run(seed: 43))
+        let faulty = first.filter { !$0.isEmpty }.count
+        #expect(faulty >= 3 && faulty <= 13, "about half of 16 connections: \(faulty)")
+        #expect(throws: FaultRuleError.self) { try FaultChaos(probability: 0.5, faults: ["explode"]) }
+        let narrowed = try FaultChaos(probability: 1, faults: ["reset"])
+        var only = FaultPlan(rules: [], connection: 1, seed: 1, chaos: narrowed)
+        only.started(proto: .smtp, exchanges: 1)
+        #expect(only.apply(at: 0, message: nil, to: [send("220\r\n")]).firings.map(\.action) == [.reset])
+    }
+
+    @Test func refuseResetsAtAccept() throws {
+        var faults = try plan(["conn=2 refuse"], connection: 2)
+        #expect(faults.refusal()?.reproduce == "conn=2 refuse")
+        var other = try plan(["conn=2 refuse"], connection: 1)
+        #expect(other.refusal() == nil)
+    }
+}
