@@ -36,6 +36,7 @@ struct RecordCommand: AsyncParsableCommand {
               replayd record --listen 2525 --upstream mail.example.net:25 -o smtp.cassette
               replayd record --listen 127.0.0.1:0 --upstream 127.0.0.1:8080 -o http.cassette --connect-timeout 2
               replayd record --listen 8443 --upstream 127.0.0.1:443 -o tls.cassette --lossless
+              replayd record --listen 2525 --upstream 127.0.0.1:25 -o live.cassette --fault "match=^RCPT reset"
             """
     )
 
@@ -53,6 +54,12 @@ struct RecordCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Record every byte: slow connections down to the cassette writer's speed instead of dropping data as gaps when it falls behind.")
     var lossless = false
+
+    @Option(name: .customLong("fault"), help: ArgumentHelp("Inject a fault into live traffic: selectors (conn=N[-M], every=K, match=REGEX, nth=N, p=P) and reset or close; the server's reply at that point is recorded in the fault event, not forwarded. Repeatable; see docs/faults.md.", valueName: "RULE"))
+    var faultRules: [String] = []
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the rules' p= draws (default: one is chosen and printed).", valueName: "N"))
+    var seed: UInt64?
 
     @Flag(name: .long, help: "Replace CASSETTE if it exists.")
     var force = false
@@ -105,6 +112,22 @@ struct RecordCommand: AsyncParsableCommand {
         options.proto = try ProtocolOption.parse(proto)
         options.redact = !redaction.noRedact
         options.redactRules = try redaction.rules()
+        if !faultRules.isEmpty {
+            do {
+                let rules = try faultRules.map { text throws(FaultRuleError) in
+                    let rule = try FaultRule(text)
+                    try rule.checkForRecord()
+                    return rule
+                }
+                let chosenSeed = seed ?? UInt64.random(in: 1...999_999)
+                options.faults = FaultSettings(rules: rules, chaos: nil, seed: chosenSeed)
+                if rules.contains(where: { $0.probability != nil }) {
+                    printToStandardError("faults: seed \(chosenSeed)\(seed == nil ? " (chosen; repeat this run with --seed \(chosenSeed))" : "")")
+                }
+            } catch {
+                throw CommandError("\(error)", status: .usage)
+            }
+        }
         let writer: CassetteWriter
         switch try RecordOutput.plan(path: output, force: force, append: append) {
         case .create:

@@ -93,6 +93,46 @@ extension HeavyTests.ReplayEngineEndToEnd {
                 #expect(replayer.stderr.contains("(reproduce: --fault \"conn=3 delay=5s\")"), "\(replayer.stderr)")
             }
         }
+
+        @Test("record --fault \"match=^RCPT reset\" between swaks and Postfix: reset instead of the RCPT reply, marked as replayd's",
+              .enabled(if: canRun, "needs swaks, Postfix and root"), .timeLimit(.minutes(2)))
+        func recordWithFault() async throws {
+            let directory = try TestPaths.temporaryDirectory("record-fault")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let postfix = try await PostfixServer(directory: directory)
+            defer { postfix.stop() }
+            let cassette = directory + "/live.cassette"
+            let (recorder, port) = try await ReplaydProcess.record(upstream: postfix.port, to: cassette, ["--fault", "match=^RCPT reset"])
+            defer { recorder.stop() }
+            let (replies, output, _) = try await swaks(port)
+            #expect(replies.compactMap(\.code) == [220, 250, 250], "\(output)")
+            #expect(output.contains(" -> RCPT TO:<postmaster@example.net>"), "\(output)")
+            #expect(output.contains("closed connection") || output.localizedCaseInsensitiveContains("reset"), "\(output)")
+            #expect(try await ReplaydProcess.finish(recorder) == 0, "\(recorder.stderr)")
+            #expect(recorder.stderr.contains("fault: connection 1: reset after \"RCPT TO:<postmaster@example.net>\" (reproduce: --fault \"conn=1 match=^RCPT reset\")"),
+                    "\(recorder.stderr)")
+
+            let session = try #require(try Cassette.load(path: cassette).sessions.first)
+            let kinds = session.events.map(\.kind)
+            let faultIndex = try #require(kinds.firstIndex { if case .fault = $0 { return true } else { return false } }, "\(kinds)")
+            guard case .fault(let fault) = kinds[faultIndex] else { return }
+            #expect(fault.rule == "match=^RCPT reset")
+            #expect(fault.action == "reset")
+            #expect(fault.detail?.contains("250 2.1.5 Ok") == true, "the server's real reply is kept: \(fault.detail ?? "")")
+            #expect(kinds[faultIndex + 1] == .reset(by: .serverToClient))
+            // No server byte after the MAIL reply reached the cassette as data: the client never saw it.
+            #expect(!String(decoding: session.bytes(.serverToClient), as: UTF8.self).contains("2.1.5"))
+
+            let show = try ChildProcess(TestPaths.replayd, ["show", cassette])
+            #expect(try await show.wait(timeout: 20) == 0)
+            #expect(show.stdout.contains("!! replayd injected a fault (reset) by rule match=^RCPT reset"), "\(show.stdout)")
+
+            // Replayed, the cassette gives a client what the recorded one saw: the reset at RCPT.
+            let (replayer, replayPort) = try await ReplaydProcess.replay([cassette])
+            defer { replayer.stop() }
+            let (again, againOutput, _) = try await swaks(replayPort)
+            #expect(again.compactMap(\.code) == [220, 250, 250], "\(againOutput)")
+        }
     }
 }
 

@@ -18,6 +18,8 @@ public struct ProxyOptions: Sendable {
     public var redact = true
     /// The user's `--redact` expressions, applied when `redact` is on.
     public var redactRules = UserRedactionRules.none
+    /// `--fault` rules on live traffic (reset and close), and the seed of their `p=`.
+    public var faults: FaultSettings?
 
     public init(listen: HostPort, upstream: SocketAddress, upstreamName: String, connectTimeout: TimeAmount = .seconds(10),
                 proto: WireProtocol? = nil) {

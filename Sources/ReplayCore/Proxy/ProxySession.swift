@@ -34,6 +34,8 @@ final class ProxySession {
     /// Reading the client's last bytes after a connect failure (see `SessionTap.Action.drainClient`).
     private var drainingClient = false
     private var drainTimer: Scheduled<Void>?
+    /// `--fault` rules for this connection.
+    private var faults: LiveFaultPlan?
 
     /// Client bytes read ahead while the upstream connects; beyond this, TCP holds the client back.
     static let readAheadLimit = 64 * 1024
@@ -44,9 +46,10 @@ final class ProxySession {
     init(
         tap: SessionTap, upstream: SocketAddress, connectTimeout: TimeAmount, eventLoop: EventLoop,
         recorder: CassetteRecorder, tagger: ProtocolTagger = ProtocolTagger(), redactor: Redactor? = nil, logger: Logger,
-        onFinished: @escaping (ConnectionSummary) -> Void
+        faults: LiveFaultPlan? = nil, onFinished: @escaping (ConnectionSummary) -> Void
     ) {
         self.tap = tap
+        self.faults = faults.flatMap { $0.isActive ? $0 : nil }
         self.tagger = tagger
         self.redactor = redactor
         self.upstream = upstream
@@ -122,6 +125,23 @@ final class ProxySession {
     }
 
     func read(_ buffer: ByteBuffer, from side: ProxySide) {
+        if var faults {
+            let bytes = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
+            if side == .client {
+                faults.clientBytes(bytes)
+                self.faults = faults
+            } else if let firing = faults.serverBytes(bytes) {
+                // The server's reply is kept out of the client's way: it goes into the fault's record.
+                self.faults = nil
+                logger.warning("\(firing.logLine)")
+                let detail = "the server's \(bytes.count) bytes read and not forwarded: \(Escaped.text(Array(bytes.prefix(200))))"
+                run(tap.injected(InjectedFault(rule: firing.rule, action: firing.action.name, detail: detail),
+                                 reset: firing.action == .reset, now: Self.now()))
+                return
+            } else {
+                self.faults = faults
+            }
+        }
         let event = tap.read(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [], from: side, now: Self.now())
         record(event)
         if side == .client, !upstreamReady {

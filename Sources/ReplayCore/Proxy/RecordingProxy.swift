@@ -121,7 +121,8 @@ public final class RecordingProxy: Sendable {
         let session = ProxySession(
             tap: tap, upstream: options.upstream, connectTimeout: options.connectTimeout, eventLoop: channel.eventLoop, recorder: recorder,
             tagger: ProtocolTagger(forced: options.proto),
-            redactor: options.redact ? Redactor(user: options.redactRules) : nil, logger: logger) { _ in
+            redactor: options.redact ? Redactor(user: options.redactRules) : nil, logger: logger,
+            faults: options.faults.map { LiveFaultPlan(rules: $0.rules, connection: number, seed: $0.seed, serverPort: options.upstream.port) }) { _ in
             self.sessionEnded(number)
         }
         let boundSession = NIOLoopBound(session, eventLoop: channel.eventLoop)

@@ -183,6 +183,40 @@ public struct SessionTap: Sendable {
         return actions
     }
 
+    /// A `--fault` rule fired (see `LiveFaultPlan`): the fault is recorded as replayd's own
+    /// event, then both legs are reset, or the client gets FIN and the upstream is closed. What
+    /// the client then saw (the RST or FIN) follows the fault event, so a replay reproduces it.
+    public mutating func injected(_ fault: InjectedFault, reset: Bool, now: Int64) -> [Action] {
+        guard self[.client].phase == .open, !self[.client].closing else { return [] }
+        var actions: [Action] = [.record(event(now, .fault(fault)))]
+        if reset {
+            if !resetRecorded {
+                resetRecorded = true
+                closedDirections.insert(.serverToClient)
+                actions.append(.record(event(now, .reset(by: .serverToClient))))
+            }
+            for side in [ProxySide.client, .server] where self[side].phase == .open && !self[side].closing {
+                self[side].closing = true
+                self[side].ending = self[side].ending ?? .closedByProxy
+                actions.append(.reset(side))
+            }
+        } else {
+            if closedDirections.insert(.serverToClient).inserted {
+                actions.append(.record(event(now, .close(.serverToClient, .fin))))
+            }
+            if !self[.client].outputShut {
+                self[.client].outputShut = true
+                actions.append(.shutdownOutput(.client))
+            }
+            if self[.server].phase == .open, !self[.server].closing {
+                self[.server].closing = true
+                self[.server].ending = self[.server].ending ?? .closedByProxy
+                actions.append(.close(.server))
+            }
+        }
+        return actions
+    }
+
     /// `side` failed: a read error such as ECONNRESET. Recorded as a reset by this side and carried to the other side as RST.
     public mutating func failed(_ side: ProxySide, now: Int64) -> [Action] {
         guard self[side].phase == .open, !self[side].closing, !self[side].aborted else { return [] }

@@ -1,0 +1,103 @@
+/// `record --fault`: the faults of one proxied connection between a real client and a real
+/// server, without I/O. It frames the client's stream with the session's protocol, and when a
+/// rule's point comes (the reply to a matching client message, or the first server bytes for a
+/// rule without `match=`), it says so: the proxy then records the fault as replayd's own event,
+/// keeps the server's reply out of the client's way (it goes into the fault's detail), and
+/// resets or closes both legs.
+///
+/// Only `reset` and `close` act on live traffic so far; `FaultRule.checkForRecord` refuses the rest.
+public struct LiveFaultPlan: Sendable {
+    public let connection: Int
+    private let rules: [FaultRule]
+    private var random: FaultRandom
+    private let serverPort: Int?
+    private var framer: (any MessageFramer)?
+    private var serverSeen: [UInt8] = []
+    private var pendingClient: [UInt8] = []
+    private var selected: [Int]
+    private var openingDone = false
+    /// A rule whose point is the next server bytes.
+    private var armed: (rule: FaultRule, point: String)?
+
+    public init(rules: [FaultRule], connection: Int, seed: UInt64, serverPort: Int?) {
+        self.connection = connection
+        self.rules = rules.filter { $0.selects(connection: connection) }
+        random = FaultRandom(seed: seed, connection: connection)
+        self.serverPort = serverPort
+        selected = Array(repeating: 0, count: self.rules.count)
+    }
+
+    public var isActive: Bool { !rules.isEmpty }
+
+    /// Client bytes, forwarded as they are: complete messages may arm a rule.
+    public mutating func clientBytes(_ bytes: [UInt8]) {
+        guard isActive else { return }
+        if framer == nil {
+            pendingClient += bytes
+            let proto = ProtocolDetector.detect(serverPort: serverPort, client: Array(pendingClient.prefix(512)), server: Array(serverSeen.prefix(512)))
+            var fresh = proto.dialect.makeFramer()
+            _ = fresh.serverBytes(serverSeen)
+            framer = fresh
+            let held = pendingClient
+            pendingClient = []
+            take(held)
+        } else {
+            take(bytes)
+        }
+    }
+
+    private mutating func take(_ bytes: [UInt8]) {
+        guard var framer else { return }
+        let messages = framer.clientBytes(bytes)
+        self.framer = framer
+        for message in messages {
+            for (index, rule) in rules.enumerated() where rule.matches(message.bytes) {
+                selected[index] += 1
+                if let nth = rule.nth, selected[index] != nth { continue }
+                if let probability = rule.probability, random.unit() >= probability { continue }
+                if armed == nil {
+                    armed = (rule, "after \"\(Escaped.text(Array(MessagePattern.withoutLineEnding(message.bytes).prefix(80))))\"")
+                }
+            }
+        }
+    }
+
+    /// Server bytes arrived: the fault that fires instead of forwarding them, if any.
+    public mutating func serverBytes(_ bytes: [UInt8]) -> FaultPlan.Firing? {
+        guard isActive else { return nil }
+        if !openingDone {
+            openingDone = true
+            for rule in rules where rule.expression == nil {
+                if let probability = rule.probability, random.unit() >= probability { continue }
+                return firing(rule, point: "before the first server message")
+            }
+        }
+        if let armed {
+            self.armed = nil
+            return firing(armed.rule, point: armed.point)
+        }
+        if framer == nil {
+            serverSeen += bytes.prefix(max(0, 4096 - serverSeen.count))
+        } else if var framer {
+            _ = framer.serverBytes(bytes)
+            self.framer = framer
+        }
+        return nil
+    }
+
+    private func firing(_ rule: FaultRule, point: String) -> FaultPlan.Firing {
+        FaultPlan.Firing(connection: connection, action: rule.action, point: point,
+                         reproduce: FaultPlan.reproducing(rule, connection: connection), rule: rule.text)
+    }
+}
+
+extension FaultRule {
+    /// On `record`, only actions that end the live connection are carried out so far.
+    public func checkForRecord() throws(FaultRuleError) {
+        switch action {
+        case .reset, .close: return
+        default:
+            throw FaultRuleError(rule: text, word: action.ruleText, expected: "on record, reset or close (the other actions work on replay)")
+        }
+    }
+}
