@@ -112,7 +112,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Serve sessions that lost server bytes (gap events) anyway, skipping what is missing; by default replay refuses them.")
     var allowGaps = false
 
-    @Option(name: .customLong("fault"), help: ArgumentHelp("Inject a fault: selectors (conn=N[-M], every=K, match=REGEX, nth=N, after=BYTES, p=P) and one action (reset, close, stall, delay=5s, reply=TEXT, drop, truncate, slow=BPS, slice=BYTES, refuse); repeatable. See docs/faults.md.", valueName: "RULE"))
+    @Option(name: .customLong("fault"), help: ArgumentHelp("Inject a fault: selectors (conn=N[-M], every=K, match=REGEX, nth=N, after=BYTES, at=DURATION, p=P) and one action (reset, close, stall, delay=5s, reply=TEXT, drop, truncate, slow=BPS, slice=BYTES, refuse); repeatable. See docs/faults.md.", valueName: "RULE"))
     var faultRules: [String] = []
 
     @Option(parsing: .unconditional, help: ArgumentHelp("For each connection, with this probability, one fault drawn from the catalogue at a point drawn from the conversation.", valueName: "PROBABILITY"))

@@ -129,3 +129,41 @@ struct FaultPlanTests {
         #expect(other.refusal() == nil)
     }
 }
+
+@Suite("Timed faults on a replayed connection")
+struct FaultTimedReplayTests {
+    @Test func atTwoSecondsResetsAHeldConnection() throws {
+        let session = ScriptedSession.lines([("EHLO x\r\n", "250 mx\r\n")], proto: .smtp)
+        let set = ConversationSet(cassettes: [("t.cassette", [session])])
+        let settings = FaultSettings(rules: [try FaultRule("at=2s reset")], chaos: nil, seed: 1)
+        var replayer = ConnectionReplayer(set: set, mode: .similar, policy: .error, options: ReplayOptions(), connection: 1,
+                                          writesMayBlock: false, faults: settings.plan(connection: 1))
+        let start: Int64 = 1_000_000_000
+        let opened = replayer.connected(at: start)
+        // The banner is due at 100 ms; the fault's time is kept as well.
+        #expect(opened.contains(.scheduleWakeup(at: start + 100_000_000)))
+        var now = start + 100_000_000
+        var actions = replayer.timerFired(at: now)
+        #expect(actions.contains(.send(utf8("220 mx ESMTP\r\n"))))
+        actions = replayer.clientData(utf8("EHLO other\r\n"), count: 12, at: now + 1_000_000)
+        now += 1_000_000
+        var wakeups = actions.compactMap { if case .scheduleWakeup(let at) = $0 { return at } else { return nil } }
+        #expect(wakeups.allSatisfy { $0 <= start + 2_000_000_000 })
+        now += 10_000_000
+        actions = replayer.timerFired(at: now)
+        #expect(actions.contains(.send(utf8("250 mx\r\n"))))
+        // Wakeups the machine asks for itself (due at once, to see writes through) come first;
+        // once it holds the silent connection, the only wakeup left is the fault's.
+        for _ in 0..<5 {
+            wakeups = actions.compactMap { if case .scheduleWakeup(let at) = $0 { return at } else { return nil } }
+            guard let next = wakeups.last, next < start + 2_000_000_000 else { break }
+            actions = replayer.timerFired(at: max(now, next))
+        }
+        #expect(wakeups.last == start + 2_000_000_000, "\(actions)")
+        let fired = replayer.timerFired(at: start + 2_000_000_000)
+        #expect(fired.contains(.reset), "\(fired)")
+        #expect(fired.contains { if case .note(let note) = $0 { return note.message.contains("reset at 2s into the connection (reproduce: --fault \"conn=1 at=2s reset\")") } else { return false } })
+        #expect(throws: FaultRuleError.self) { try FaultRule("at=2s reply=421 bye") }
+        #expect(throws: FaultRuleError.self) { try FaultRule("at=2s match=^A reset") }
+    }
+}

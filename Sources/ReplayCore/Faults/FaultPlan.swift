@@ -110,7 +110,7 @@ public struct FaultPlan: Sendable {
                 selected[index] += 1
                 if let nth = rule.nth, selected[index] != nth { continue }
             } else {
-                guard rule.expression == nil, !fired[index], rule.after == nil else { continue }
+                guard rule.expression == nil, !fired[index], rule.after == nil, rule.at == nil else { continue }
             }
             guard chance(rule.probability) else { continue }
             fired[index] = true
@@ -253,6 +253,21 @@ public struct FaultPlan: Sendable {
                 return
             }
         }
+    }
+
+    /// The `at=` rules of this connection: nanoseconds after the open, earliest first.
+    public var timedRules: [(at: Int64, rule: Int)] {
+        rules.enumerated().compactMap { index, rule in rule.at.map { ($0, index) } }.sorted { $0.at < $1.at }
+    }
+
+    /// An `at=` rule's time came: the fault, unless its odds say no.
+    public mutating func fireTimed(_ index: Int) -> Firing? {
+        guard rules.indices.contains(index), !fired[index] else { return nil }
+        fired[index] = true
+        let rule = rules[index]
+        guard chance(rule.probability) else { return nil }
+        return Firing(connection: connection, action: rule.action, point: "at \(FaultRule.durationText(rule.at ?? 0)) into the connection",
+                      reproduce: Self.reproducing(rule, connection: connection), rule: rule.text)
     }
 
     private mutating func chance(_ probability: Double?) -> Bool {

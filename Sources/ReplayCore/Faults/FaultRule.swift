@@ -20,6 +20,8 @@ public struct FaultRule: Sendable {
     public var after: Int?
     /// `p=PROBABILITY`, drawn from the run's seeded generator.
     public var probability: Double?
+    /// `at=DURATION`: that long after the connection opened (nanoseconds), whatever is happening.
+    public var at: Int64?
     public var action: FaultAction
     let expression: NSRegularExpression?
 
@@ -28,6 +30,7 @@ public struct FaultRule: Sendable {
         self.text = text
         var connections: ClosedRange<Int>?
         var every: Int?, nth: Int?, after: Int?
+        var at: Int64?
         var match: String?
         var probability: Double?
         var action: FaultAction?
@@ -85,10 +88,13 @@ public struct FaultRule: Sendable {
                 words = []
                 guard !rest.isEmpty else { throw fail(word, "reply=TEXT, e.g. reply=450 4.2.0 Mailbox busy") }
                 try setAction(.reply(rest))
-            case ("at", _), ("dir", _):
-                throw fail(word, "a selector replay supports: conn=, every=, match=, nth=, after=, p= (at= and dir= are not implemented yet)")
+            case ("at", let value?):
+                guard let duration = Self.duration(value) else { throw fail(word, "at=DURATION after the connection opened, e.g. at=2s, at=500ms") }
+                at = duration
+            case ("dir", _):
+                throw fail(word, "a selector replay supports: conn=, every=, match=, nth=, after=, at=, p= (dir= is not implemented yet)")
             default:
-                throw fail(word, "a selector (conn=, every=, match=, nth=, after=, p=) or an action (reset, close, stall, delay=, reply=, drop, truncate, slow=, slice=, refuse)")
+                throw fail(word, "a selector (conn=, every=, match=, nth=, after=, at=, p=) or an action (reset, close, stall, delay=, reply=, drop, truncate, slow=, slice=, refuse)")
             }
         }
         guard let action else {
@@ -96,6 +102,9 @@ public struct FaultRule: Sendable {
         }
         if action == .refuse, match != nil || nth != nil || after != nil {
             throw FaultRuleError(rule: text, word: "refuse", expected: "refuse acts at accept, before any message: only conn=, every= and p= go with it")
+        }
+        if at != nil, match != nil || after != nil || ![FaultAction.reset, .close].contains(action) {
+            throw FaultRuleError(rule: text, word: "at=", expected: "at= ends the connection at a time: it goes with reset or close, and conn=, every=, p=")
         }
         if nth != nil, match == nil {
             throw FaultRuleError(rule: text, word: "nth=\(nth ?? 0)", expected: "nth= counts the messages match= selects: give match=REGEX too")
@@ -114,6 +123,7 @@ public struct FaultRule: Sendable {
         self.nth = nth
         self.after = after
         self.probability = probability
+        self.at = at
         self.action = action
         self.expression = expression
     }

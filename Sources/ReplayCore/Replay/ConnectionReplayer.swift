@@ -32,6 +32,10 @@ public struct ConnectionReplayer: Sendable {
     private var heldFailureDeadline: Int64 = 0
     /// Injected faults (`--fault`, `--chaos`); nil when none can fire on this connection.
     private var faults: FaultPlan?
+    /// `at=` faults still to come (absolute times), and the wakeup the machine asked for: the
+    /// one wakeup the handler keeps is the earlier of the two.
+    private var timedFaults: [(due: Int64, rule: Int)] = []
+    private var machineWakeup: Int64?
     /// How long a held connect failure waits for a client that sends nothing.
     static let heldFailureWait: Int64 = 1_000_000_000
 
@@ -75,6 +79,7 @@ public struct ConnectionReplayer: Sendable {
             report.faults.append(refusal.logLine)
             return [.note(ReplayNote(.warning, refusal.logLine))] + machine.end(.refusedByFault, with: .reset)
         }
+        if let faults { timedFaults = faults.timedRules.map { (now + $0.at, $0.rule) } }
         guard var cursor else { return observe(machine.connected(at: now)) }
         guard let opening = cursor.open() else {
             self.cursor = cursor
@@ -135,6 +140,23 @@ public struct ConnectionReplayer: Sendable {
     public mutating func outputBlocked(at now: Int64) -> [ReplayAction] { observe(machine.outputBlocked(at: now)) }
     public mutating func outputWritable(at now: Int64) -> [ReplayAction] { observe(machine.outputWritable(at: now)) }
     public mutating func timerFired(at now: Int64) -> [ReplayAction] {
+        if let first = timedFaults.first, now >= first.due, var faults {
+            timedFaults.removeFirst()
+            guard let firing = faults.fireTimed(first.rule) else {
+                self.faults = faults
+                // Its odds said no: the machine's own wakeup, which this one stood in for, still counts.
+                return observe(machineWakeup.map { [.scheduleWakeup(at: $0)] } ?? [])
+            }
+            self.faults = faults
+            report.faults.append(firing.logLine)
+            stoppedAnswering = true
+            timedFaults = []
+            let notes: [ReplayAction] = [.note(ReplayNote(.warning, firing.logLine))]
+            if firing.action == .reset { return notes + machine.end(.endedByFault("reset"), with: .reset) }
+            return notes + machine.end(.endedByFault("close"), with: .close)
+        }
+        // The machine's own wakeup came: it asks again if it needs another.
+        if let asked = machineWakeup, now >= asked { machineWakeup = nil }
         if heldFailure != nil {
             guard now >= heldFailureDeadline else { return [.scheduleWakeup(at: heldFailureDeadline)] }
             return observe(releaseHeldFailure(at: now))
@@ -305,6 +327,29 @@ public struct ConnectionReplayer: Sendable {
         return messages
     }
 
+    /// Rewrites the machine's wakeups so that the next `at=` fault's time is never missed.
+    private mutating func withTimedFaults(_ actions: [ReplayAction]) -> [ReplayAction] {
+        guard let due = timedFaults.first?.due, !machine.isFinished else { return actions }
+        var result: [ReplayAction] = []
+        var asked = false
+        for action in actions {
+            switch action {
+            case .scheduleWakeup(let at):
+                machineWakeup = at
+                result.append(.scheduleWakeup(at: min(at, due)))
+                asked = true
+            case .cancelWakeup:
+                machineWakeup = nil
+                result.append(.scheduleWakeup(at: due))
+                asked = true
+            default:
+                result.append(action)
+            }
+        }
+        if !asked { result.append(.scheduleWakeup(at: min(machineWakeup ?? due, due))) }
+        return result
+    }
+
     /// Copies the echoed fields of the live request into the recorded reply pieces, keeping
     /// their chunking (a length change goes to the last data piece).
     private func echo(_ live: FramedMessage, _ recorded: FramedMessage, into pieces: [ReplayPlan.Step]) -> (pieces: [ReplayPlan.Step], changed: Bool) {
@@ -335,6 +380,7 @@ public struct ConnectionReplayer: Sendable {
 
     /// Keeps the live framer's view of the server side: every reply sent goes through it.
     private mutating func observe(_ actions: [ReplayAction]) -> [ReplayAction] {
+        let actions = timedFaults.isEmpty ? actions : withTimedFaults(actions)
         guard cursor != nil else { return actions }
         for action in actions {
             if case .send(let bytes) = action { _ = framer.serverBytes(bytes) }

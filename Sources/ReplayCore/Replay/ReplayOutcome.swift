@@ -22,6 +22,8 @@ public enum ReplayOutcome: Sendable, Equatable, CustomStringConvertible {
     case endedOnMismatch(MismatchPolicy)
     /// A fault rule refused the connection at accept (`refuse`).
     case refusedByFault
+    /// An `at=` fault rule ended the connection (`reset` or `close`).
+    case endedByFault(String)
 
     public var description: String {
         switch self {
@@ -36,6 +38,7 @@ public enum ReplayOutcome: Sendable, Equatable, CustomStringConvertible {
         case .clientReset(let done, let steps): return "client reset or lost the connection after \(done) of \(steps) server steps"
         case .stopped: return "server stopped"
         case .refusedByFault: return "reset at accept by an injected fault (refuse)"
+        case .endedByFault(let action): return "\(action == "reset" ? "reset" : "closed") by an injected fault at its time (at=)"
         case .endedOnMismatch(let policy): return "\(policy == .reset ? "reset" : "closed") after a mismatch (--on-mismatch \(policy.rawValue))"
         }
     }
