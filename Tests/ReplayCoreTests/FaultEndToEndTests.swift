@@ -133,6 +133,32 @@ extension HeavyTests.ReplayEngineEndToEnd {
             let (again, againOutput, _) = try await swaks(replayPort)
             #expect(again.compactMap(\.code) == [220, 250, 250], "\(againOutput)")
         }
+
+        @Test("record --fault \"match=^RCPT nth=2 reply=...\": the client gets the text, the cassette holds what it got",
+              .enabled(if: canRun, "needs swaks, Postfix and root"), .timeLimit(.minutes(2)))
+        func recordWithReplyFault() async throws {
+            let directory = try TestPaths.temporaryDirectory("record-reply-fault")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let postfix = try await PostfixServer(directory: directory)
+            defer { postfix.stop() }
+            let cassette = directory + "/live.cassette"
+            let (recorder, port) = try await ReplaydProcess.record(upstream: postfix.port, to: cassette,
+                                                                 ["--fault", "match=^RCPT nth=2 reply=452 4.5.3 Too many recipients"])
+            defer { recorder.stop() }
+            let (replies, output, _) = try await swaks(port)
+            #expect(replies.map(\.code) == [220, 250, 250, 250, 452, 354, 250, 221], "\(output)")
+            #expect(try await ReplaydProcess.finish(recorder) == 0, "\(recorder.stderr)")
+            let session = try #require(try Cassette.load(path: cassette).sessions.first)
+            let faults = session.events.compactMap { event -> InjectedFault? in if case .fault(let fault) = event.kind { return fault } else { return nil } }
+            #expect(faults.map(\.action) == ["reply"])
+            #expect(faults.first?.detail?.contains("250 2.1.5 Ok") == true, "\(faults)")
+            #expect(String(decoding: session.bytes(.serverToClient), as: UTF8.self).contains("452 4.5.3 Too many recipients\r\n"))
+
+            let (replayer, replayPort) = try await ReplaydProcess.replay([cassette])
+            defer { replayer.stop() }
+            let (again, againOutput, _) = try await swaks(replayPort)
+            #expect(again.map(\.code) == [220, 250, 250, 250, 452, 354, 250, 221], "\(againOutput)")
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 /// keeps the server's reply out of the client's way (it goes into the fault's detail), and
 /// resets or closes both legs.
 ///
-/// Only `reset` and `close` act on live traffic so far; `FaultRule.checkForRecord` refuses the rest.
+/// On live traffic: `reset`, `close`, `reply=` (the client gets the text instead of the
+/// server's reply), `drop` (the server's next bytes are swallowed) and `stall` (nothing the
+/// server sends reaches the client any more); `FaultRule.checkForRecord` refuses the rest.
 public struct LiveFaultPlan: Sendable {
     public let connection: Int
     private let rules: [FaultRule]
@@ -62,6 +64,11 @@ public struct LiveFaultPlan: Sendable {
         }
     }
 
+    /// The line ending of `reply=` texts: the session's protocol's.
+    public var lineEnding: [UInt8] {
+        LineEnding.standard(for: ProtocolDetector.detect(serverPort: serverPort, client: [], server: Array(serverSeen.prefix(512)))).bytes
+    }
+
     /// Server bytes arrived: the fault that fires instead of forwarding them, if any.
     public mutating func serverBytes(_ bytes: [UInt8]) -> FaultPlan.Firing? {
         guard isActive else { return nil }
@@ -95,9 +102,12 @@ extension FaultRule {
     /// On `record`, only actions that end the live connection are carried out so far.
     public func checkForRecord() throws(FaultRuleError) {
         switch action {
-        case .reset, .close: return
+        case .reset, .close, .reply, .drop, .stall:
+            guard after == nil, at == nil else {
+                throw FaultRuleError(rule: text, word: after != nil ? "after=" : "at=", expected: "on record: conn=, every=, match=, nth=, p= (after= and at= work on replay)")
+            }
         default:
-            throw FaultRuleError(rule: text, word: action.ruleText, expected: "on record, reset or close (the other actions work on replay)")
+            throw FaultRuleError(rule: text, word: action.ruleText, expected: "on record: reset, close, reply=TEXT, drop or stall (the other actions work on replay)")
         }
     }
 }

@@ -36,6 +36,8 @@ final class ProxySession {
     private var drainTimer: Scheduled<Void>?
     /// `--fault` rules for this connection.
     private var faults: LiveFaultPlan?
+    /// A `stall` fault fired: nothing the server sends reaches the client any more.
+    private var stalled = false
 
     /// Client bytes read ahead while the upstream connects; beyond this, TCP holds the client back.
     static let readAheadLimit = 64 * 1024
@@ -125,6 +127,7 @@ final class ProxySession {
     }
 
     func read(_ buffer: ByteBuffer, from side: ProxySide) {
+        if stalled, side == .server { return }
         if var faults {
             let bytes = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
             if side == .client {
@@ -132,11 +135,30 @@ final class ProxySession {
                 self.faults = faults
             } else if let firing = faults.serverBytes(bytes) {
                 // The server's reply is kept out of the client's way: it goes into the fault's record.
-                self.faults = nil
                 logger.warning("\(firing.logLine)")
                 let detail = "the server's \(bytes.count) bytes read and not forwarded: \(Escaped.text(Array(bytes.prefix(200))))"
-                run(tap.injected(InjectedFault(rule: firing.rule, action: firing.action.name, detail: detail),
-                                 reset: firing.action == .reset, now: Self.now()))
+                let fault = InjectedFault(rule: firing.rule, action: firing.action.name, detail: detail)
+                switch firing.action {
+                case .reset, .close:
+                    self.faults = nil
+                    run(tap.injected(fault, reset: firing.action == .reset, now: Self.now()))
+                case .reply(let text):
+                    let reply = Array(text.utf8) + faults.lineEnding
+                    self.faults = faults
+                    record(tap.marker(.fault(fault), now: Self.now()))
+                    // What the client gets is what the cassette holds, so a replay gives the same.
+                    record(tap.read(reply, from: .server, now: Self.now()))
+                    if let client {
+                        var out = client.channel?.allocator.buffer(capacity: reply.count) ?? ByteBuffer()
+                        out.writeBytes(reply)
+                        client.write(out)
+                    }
+                default:
+                    // drop: these bytes are swallowed; stall: and every later server byte.
+                    self.faults = faults
+                    record(tap.marker(.fault(fault), now: Self.now()))
+                    if firing.action == .stall { stalled = true }
+                }
                 return
             } else {
                 self.faults = faults

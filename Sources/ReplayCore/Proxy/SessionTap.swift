@@ -183,6 +183,11 @@ public struct SessionTap: Sendable {
         return actions
     }
 
+    /// A marker event at `now` (an injected fault that does not end the connection).
+    public func marker(_ kind: SessionEventKind, now: Int64) -> SessionEvent {
+        event(clientTime(now), kind)
+    }
+
     /// A `--fault` rule fired (see `LiveFaultPlan`): the fault is recorded as replayd's own
     /// event, then both legs are reset, or the client gets FIN and the upstream is closed. What
     /// the client then saw (the RST or FIN) follows the fault event, so a replay reproduces it.
