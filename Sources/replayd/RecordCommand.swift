@@ -58,7 +58,13 @@ struct RecordCommand: AsyncParsableCommand {
     @Option(name: .customLong("fault"), help: ArgumentHelp("Inject a fault into live traffic: selectors (conn=N[-M], every=K, match=REGEX, nth=N, p=P) and reset or close; the server's reply at that point is recorded in the fault event, not forwarded. Repeatable; see docs/faults.md.", valueName: "RULE"))
     var faultRules: [String] = []
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the rules' p= draws (default: one is chosen and printed).", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("For each connection, with this probability, one fault (reset, close, stall, drop or reply) after one of its first client messages.", valueName: "PROBABILITY"))
+    var chaos: Double?
+
+    @Option(help: ArgumentHelp("Narrow --chaos to these faults, e.g. reset,stall.", valueName: "NAMES"))
+    var chaosFaults: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of p= and --chaos draws (default: one is chosen and printed).", valueName: "N"))
     var seed: UInt64?
 
     @Flag(name: .long, help: "Replace CASSETTE if it exists.")
@@ -112,16 +118,23 @@ struct RecordCommand: AsyncParsableCommand {
         options.proto = try ProtocolOption.parse(proto)
         options.redact = !redaction.noRedact
         options.redactRules = try redaction.rules()
-        if !faultRules.isEmpty {
+        if !faultRules.isEmpty || chaos != nil {
             do {
                 let rules = try faultRules.map { text throws(FaultRuleError) in
                     let rule = try FaultRule(text)
                     try rule.checkForRecord()
                     return rule
                 }
+                let names = chaosFaults.map { $0.split(separator: ",").map { String($0) } } ?? []
+                for name in names where !LiveFaultPlan.chaosCatalogue.contains(name) {
+                    throw FaultRuleError(rule: "--chaos-faults \(chaosFaults ?? "")", word: name, expected: "on record, faults from: \(LiveFaultPlan.chaosCatalogue.joined(separator: ", "))")
+                }
+                let chaos = try self.chaos.map { probability throws(FaultRuleError) in
+                    try FaultChaos(probability: probability, faults: names.isEmpty ? LiveFaultPlan.chaosCatalogue : names)
+                }
                 let chosenSeed = seed ?? UInt64.random(in: 1...999_999)
-                options.faults = FaultSettings(rules: rules, chaos: nil, seed: chosenSeed)
-                if rules.contains(where: { $0.probability != nil }) {
+                options.faults = FaultSettings(rules: rules, chaos: chaos, seed: chosenSeed)
+                if chaos != nil || rules.contains(where: { $0.probability != nil }) {
                     printToStandardError("faults: seed \(chosenSeed)\(seed == nil ? " (chosen; repeat this run with --seed \(chosenSeed))" : "")")
                 }
             } catch {

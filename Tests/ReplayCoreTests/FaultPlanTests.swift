@@ -167,3 +167,41 @@ struct FaultTimedReplayTests {
         #expect(throws: FaultRuleError.self) { try FaultRule("at=2s match=^A reset") }
     }
 }
+
+@Suite("Faults on live traffic (the proxy's plan)")
+struct LiveFaultPlanTests {
+    /// An SMTP conversation as the proxy sees it; the firings, in order.
+    func drive(_ plan: inout LiveFaultPlan) -> [String] {
+        let steps: [(String?, String)] = [(nil, "220 mx ESMTP\r\n"), ("EHLO x\r\n", "250 mx\r\n"), ("MAIL FROM:<a@b>\r\n", "250 Ok\r\n"),
+                                          ("RCPT TO:<c@d>\r\n", "250 Ok\r\n"), ("RCPT TO:<e@f>\r\n", "250 Ok\r\n"), ("QUIT\r\n", "221 Bye\r\n")]
+        var fired: [String] = []
+        for (client, server) in steps {
+            if let client { plan.clientBytes(utf8(client)) }
+            if let firing = plan.serverBytes(utf8(server)) { fired.append(firing.logLine) }
+        }
+        return fired
+    }
+
+    @Test func aMatchingClientMessageArmsTheRuleForTheServersReply() throws {
+        var plan = LiveFaultPlan(rules: [try FaultRule("match=^RCPT nth=2 reset")], connection: 4, seed: 1, serverPort: 25)
+        #expect(drive(&plan) == ["fault: connection 4: reset after \"RCPT TO:<e@f>\" (reproduce: --fault \"conn=4 match=^RCPT nth=2 reset\")"])
+        var opening = LiveFaultPlan(rules: [try FaultRule("conn=4 close")], connection: 4, seed: 1, serverPort: 25)
+        #expect(drive(&opening).first?.contains("close before the first server message") == true)
+        #expect(throws: FaultRuleError.self) { try FaultRule("match=^RCPT slow=100").checkForRecord() }
+    }
+
+    @Test func chaosOnLiveTrafficIsSeeded() throws {
+        let chaos = try FaultChaos(probability: 0.5, faults: LiveFaultPlan.chaosCatalogue)
+        func run(_ seed: UInt64) -> [[String]] {
+            (1...20).map { connection in
+                var plan = LiveFaultPlan(rules: [], connection: connection, seed: seed, serverPort: 25, chaos: chaos)
+                return drive(&plan)
+            }
+        }
+        let first = run(9)
+        #expect(first == run(9))
+        #expect(first != run(10))
+        #expect(first.filter { !$0.isEmpty }.count >= 3, "\(first)")
+        #expect(first.joined().allSatisfy { $0.contains("(reproduce: --fault \"conn=") })
+    }
+}

@@ -5,8 +5,16 @@ public struct FaultRandom: Sendable, RandomNumberGenerator {
     private var state: UInt64
 
     public init(seed: UInt64, connection: Int) {
-        state = seed ^ (UInt64(truncatingIfNeeded: connection) &* 0x9E37_79B9_7F4A_7C15)
-        _ = next()
+        // Both keys go through the mixer: a plain XOR of the two would give connection N+1 the
+        // stream of connection N shifted by one draw (SplitMix steps its state by the same constant).
+        state = Self.mix(Self.mix(seed) ^ UInt64(truncatingIfNeeded: connection))
+    }
+
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     public mutating func next() -> UInt64 {

@@ -166,6 +166,12 @@ public struct FaultRuleError: Error, Equatable, CustomStringConvertible {
     public var word: String
     public var expected: String
 
+    public init(rule: String, word: String, expected: String) {
+        self.rule = rule
+        self.word = word
+        self.expected = expected
+    }
+
     public var description: String {
         word.isEmpty ? "--fault \"\(rule)\": expected \(expected)" : "--fault \"\(rule)\": \"\(word)\": expected \(expected)"
     }

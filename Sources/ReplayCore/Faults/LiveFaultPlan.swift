@@ -19,17 +19,35 @@ public struct LiveFaultPlan: Sendable {
     private var selected: [Int]
     private var openingDone = false
     /// A rule whose point is the next server bytes.
-    private var armed: (rule: FaultRule, point: String)?
+    private var armed: (rule: FaultRule, point: String, chaos: Bool)?
+    /// `--chaos`: the fault drawn for this connection and the client message it follows (0: the
+    /// first server bytes). A live conversation's length is not known ahead: the point is drawn
+    /// from its first `chaosSteps` messages, and a shorter conversation gets no fault.
+    private var chaosPick: (name: String, step: Int)?
+    private var messages = 0
+    private var words: [String: Int] = [:]
+    static let chaosSteps = 6
+    /// The faults chaos draws from on live traffic.
+    public static let chaosCatalogue = ["reset", "close", "stall", "drop", "reply"]
 
-    public init(rules: [FaultRule], connection: Int, seed: UInt64, serverPort: Int?) {
+    public init(rules: [FaultRule], connection: Int, seed: UInt64, serverPort: Int?, chaos: FaultChaos? = nil) {
         self.connection = connection
         self.rules = rules.filter { $0.selects(connection: connection) }
         random = FaultRandom(seed: seed, connection: connection)
         self.serverPort = serverPort
         selected = Array(repeating: 0, count: self.rules.count)
+        if let chaos, random.unit() < chaos.probability {
+            let names = chaos.faults.filter(Self.chaosCatalogue.contains)
+            if !names.isEmpty {
+                chaosPick = (names[Int(random.next() % UInt64(names.count))], Int(random.next() % UInt64(Self.chaosSteps)))
+            }
+        }
+        isActive = !self.rules.isEmpty || chaosPick != nil
     }
 
-    public var isActive: Bool { !rules.isEmpty }
+    /// Whether a rule or a chaos pick can fire on this connection (decided once: a pick that
+    /// is armed is no longer pending, and must still fire).
+    public private(set) var isActive = false
 
     /// Client bytes, forwarded as they are: complete messages may arm a rule.
     public mutating func clientBytes(_ bytes: [UInt8]) {
@@ -53,12 +71,22 @@ public struct LiveFaultPlan: Sendable {
         let messages = framer.clientBytes(bytes)
         self.framer = framer
         for message in messages {
+            self.messages += 1
+            let word = FaultPlan.firstWord(message.bytes)
+            words[word, default: 0] += 1
+            if let pick = chaosPick, pick.step == self.messages, armed == nil, !word.isEmpty {
+                chaosPick = nil
+                let nth = (words[word] ?? 1) > 1 ? " nth=\(words[word] ?? 1)" : ""
+                if let rule = chaosRule(pick.name, selectors: "conn=\(connection) match=^\(FaultPlan.regexQuoted(word))\(nth)") {
+                    armed = (rule, "after \"\(Escaped.text(Array(MessagePattern.withoutLineEnding(message.bytes).prefix(80))))\"", true)
+                }
+            }
             for (index, rule) in rules.enumerated() where rule.matches(message.bytes) {
                 selected[index] += 1
                 if let nth = rule.nth, selected[index] != nth { continue }
                 if let probability = rule.probability, random.unit() >= probability { continue }
                 if armed == nil {
-                    armed = (rule, "after \"\(Escaped.text(Array(MessagePattern.withoutLineEnding(message.bytes).prefix(80))))\"")
+                    armed = (rule, "after \"\(Escaped.text(Array(MessagePattern.withoutLineEnding(message.bytes).prefix(80))))\"", false)
                 }
             }
         }
@@ -78,10 +106,14 @@ public struct LiveFaultPlan: Sendable {
                 if let probability = rule.probability, random.unit() >= probability { continue }
                 return firing(rule, point: "before the first server message")
             }
+            if let pick = chaosPick, pick.step == 0, let rule = chaosRule(pick.name, selectors: "conn=\(connection)") {
+                chaosPick = nil
+                return firing(rule, point: "before the first server message", chaos: true)
+            }
         }
         if let armed {
             self.armed = nil
-            return firing(armed.rule, point: armed.point)
+            return firing(armed.rule, point: armed.point, chaos: armed.chaos)
         }
         if framer == nil {
             serverSeen += bytes.prefix(max(0, 4096 - serverSeen.count))
@@ -92,9 +124,20 @@ public struct LiveFaultPlan: Sendable {
         return nil
     }
 
-    private func firing(_ rule: FaultRule, point: String) -> FaultPlan.Firing {
+    private func firing(_ rule: FaultRule, point: String, chaos: Bool = false) -> FaultPlan.Firing {
         FaultPlan.Firing(connection: connection, action: rule.action, point: point,
-                         reproduce: FaultPlan.reproducing(rule, connection: connection), rule: rule.text)
+                         reproduce: FaultPlan.reproducing(rule, connection: connection), rule: chaos ? "chaos" : rule.text)
+    }
+
+    /// The rule a chaos pick stands for; a reply comes from the protocol's own failures.
+    private mutating func chaosRule(_ name: String, selectors: String) -> FaultRule? {
+        var action = name
+        if name == "reply" {
+            let proto = ProtocolDetector.detect(serverPort: serverPort, client: [], server: Array(serverSeen.prefix(512)))
+            guard let replies = FaultChaos.errorReplies[proto], !replies.isEmpty else { return nil }
+            action = "reply=" + replies[Int(random.next() % UInt64(replies.count))]
+        }
+        return try? FaultRule(selectors + " " + action)
     }
 }
 
