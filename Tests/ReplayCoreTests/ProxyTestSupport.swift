@@ -204,7 +204,7 @@ extension Session {
             case .data(let direction, _): item = "data \(direction.rawValue)"
             case .close(let direction, let how): item = "close \(direction.rawValue) \(how.rawValue)"
             case .reset(let by): item = "reset by \(by.rawValue)"
-            case .redacted, .tls, .fault: item = "marker"
+            case .redacted, .tls, .fault, .pattern: item = "marker"
             case .connectFailed(let failure): item = "connect-failed \(failure.reason.rawValue)"
             case .gap(let direction, _): item = "gap \(direction.rawValue)"
             case .end: item = "end"

@@ -49,7 +49,7 @@ struct ReassemblyTests {
             case .gap(let direction, let size): return "\(prefix) \(direction.rawValue) gap \(size)"
             case .close(let direction, let how): return "\(prefix) \(direction.rawValue) \(how.rawValue)"
             case .reset(let by): return "\(prefix) \(by.rawValue) rst"
-            case .redacted, .tls, .fault: return "\(prefix) marker"
+            case .redacted, .tls, .fault, .pattern: return "\(prefix) marker"
             case .connectFailed: return "\(prefix) connect-failed"
             case .end: return "\(prefix) end"
             }
