@@ -271,6 +271,23 @@ struct VerifyMachineTests {
         #expect(changed.sent.last == "*1\r\n$4\r\nQUIT\r\n")
     }
 
+    @Test("FINs that crossed (the recorded client closed first, the live server does) are no difference")
+    func crossedFINs() throws {
+        var session = Self.smtpSession(ending: nil)
+        // The client's FIN at +63 ms, then the server's at +64 ms.
+        session.events.append(SessionEvent(session: 1, offset: S.ms(64), kind: .close(.serverToClient, .fin)))
+        let script = try VerifyScript(session: session, file: "t.cassette")
+        #expect(script.steps.last?.send == .halfClose && script.ending == .fin)
+        let run = Self.drive(script, options: VerifyOptions(), greeting: Self.banner, answer: Self.postfix(close: [.fin]))
+        #expect(run.verdict?.matched == true, "\(String(describing: run.verdict?.difference))")
+        #expect(run.sent.last == "<FIN>")
+        // But a server that closes before a client message the recording had still differs.
+        let early = Self.drive(script, options: VerifyOptions(), greeting: Self.banner) { message in
+            message.hasPrefix("RCPT") ? [.bytes("550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown\r\n"), .fin] : Self.postfix()(message)
+        }
+        #expect(early.verdict?.difference?.kind == "QUIT")
+    }
+
     @Test("a server that closes before the recording's last step is a difference at that step")
     func closedEarly() throws {
         let script = try VerifyScript(session: Self.smtpSession(), file: "t.cassette")

@@ -22,7 +22,8 @@ public struct VerifyReportText: Sendable {
         }
         var lines: [String]
         if let step = difference.step {
-            let what = step == 0 ? "the opening (before the client spoke)" : "step \(step) (\(difference.kind ?? "?"))"
+            let kind = difference.kind == RecordedExchange.finKey.kind ? "the client's FIN" : difference.kind ?? "?"
+            let what = step == 0 ? "the opening (before the client spoke)" : "step \(step) (\(kind))"
             lines = ["\(name): DIFFERENT at \(what): \(difference.detail)"]
             if let sent = difference.sent { lines.append("  client sent: \(Escaped.text(sent, limit: 200))") }
         } else {
