@@ -111,5 +111,58 @@ extension HeavyTests {
             #expect(difference["recorded"] as? String == "$5\\r\\nhello\\r\\n")
             #expect(difference["live"] as? String == "$7\\r\\nchanged\\r\\n")
         }
+
+        @Test("AUTH PLAIN recorded redacted: refused before connecting without the secret (64), verified with --secret or the environment (0), a wrong one differs (1)",
+              .enabled(if: ChildProcess.isInstalled("swaks")))
+        func redactedSecret() async throws {
+            typealias Auth = RedactionEndToEndTests
+            let directory = try TestPaths.temporaryDirectory("verify-auth")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let cassette = directory + "/auth.cassette"
+            let server = try await Auth.AuthServer()
+            defer { server.stop() }
+            let (recorder, recordPort) = try await ReplaydProcess.record(upstream: server.port, to: cassette)
+            defer { recorder.stop() }
+            let (replies, output) = try await SMTPClients.swaks(port: recordPort, [
+                "--to", "user@example.net", "--auth", "PLAIN", "--auth-user", Auth.user, "--auth-password", Auth.password,
+            ])
+            try #require(replies.contains { $0.code == 235 }, "swaks through the recorder:\n\(output)")
+            #expect(try await ReplaydProcess.finish(recorder) == 0, "record stderr: \(recorder.stderr)")
+            let recorded = try Cassette.load(path: cassette).sessions[0]
+            let text = MaskSet.latin1(recorded.bytes(.clientToServer))
+            try #require(text.contains("AUTH PLAIN") && !text.contains(Auth.b64("\0\(Auth.user)\0\(Auth.password)")), "\(text)")
+            try #require(recorded.events.contains { if case .redacted(let redaction) = $0.kind { return redaction.rule == "smtp-auth-plain" } else { return false } })
+
+            let target = "127.0.0.1:\(server.port)"
+            let refused = try await Self.verify([cassette, "--target", target])
+            #expect(refused.status == 64)
+            #expect(refused.stderr.contains("replayd: error: session \(cassette):1, step") && refused.stderr.contains("rule smtp-auth-plain"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("--secret smtp-auth-plain=VALUE") && refused.stderr.contains("REPLAYD_SECRET_SMTP_AUTH_PLAIN"), "\(refused.stderr)")
+            #expect(refused.stdout.isEmpty)
+
+            // swaks sends the credential as base64 of "\0user\0password".
+            let credential = Auth.b64("\0\(Auth.user)\0\(Auth.password)")
+            let given = try await Self.verify([cassette, "--target", target, "--secret", "smtp-auth-plain=\(credential)"])
+            #expect(given.status == 0, "stdout:\n\(given.stdout)\nstderr:\n\(given.stderr)")
+            let environment = try ChildProcess(TestPaths.replayd, ["verify", cassette, "--target", target],
+                                               environment: ["REPLAYD_SECRET_SMTP_AUTH_PLAIN": credential])
+            #expect(try await environment.wait(timeout: 60) == 0, "\(environment.stdout)\n\(environment.stderr)")
+            // This aiosmtpd never answers a failed AUTH: a difference by --timeout.
+            let wrong = try await Self.verify([cassette, "--target", target, "--timeout", "0.5",
+                                               "--secret", "smtp-auth-plain=\(Auth.b64("\0\(Auth.user)\0wrong"))"])
+            #expect(wrong.status == 1, "\(wrong.stdout)\n\(wrong.stderr)")
+            #expect(wrong.stdout.contains("DIFFERENT at step 2 (AUTH): no reply within 0.5 s"), "\(wrong.stdout)")
+        }
+
+        @Test("verify --help has examples; a step the sessions never sent is a usage error (64)")
+        func commandLine() async throws {
+            let help = try await Self.verify(["--help"])
+            #expect(help.status == 0 && help.stdout.contains("EXAMPLES:") && help.stdout.contains("replayd verify policy.cassette --target mx.example.net:25 --until RCPT"))
+            let until = try await Self.verify([TestPaths.fixture("smtp-rcpt-450.cassette"), "--target", "127.0.0.1:9", "--until", "BDAT"])
+            #expect(until.status == 64)
+            #expect(until.stderr.contains("replayd: error: --until BDAT: session ") && until.stderr.contains("has no BDAT step (its steps: EHLO, MAIL, RCPT, QUIT)"), "\(until.stderr)")
+            let unreachable = try await Self.verify([TestPaths.fixture("smtp-rcpt-450.cassette"), "--target", "127.0.0.1:9"])
+            #expect(unreachable.status == 2 && unreachable.stderr.contains("cannot reach 127.0.0.1:9: connection refused"), "\(unreachable.stderr)")
+        }
     }
 }

@@ -17,6 +17,7 @@ final class VerifyHandler: ChannelInboundHandler {
     private var started = false
     private var finished = false
     private var sawError = false
+    private var inactive = false
     /// Actions still to carry out: a write can report an error from inside `writeAndFlush`,
     /// and the actions the machine answers with wait behind the ones being carried out.
     private var pending: [VerifyAction] = []
@@ -77,11 +78,11 @@ final class VerifyHandler: ChannelInboundHandler {
         cancelWakeup()
         // Gone without an error: an orderly close. Once the client has half-closed, NIO closes
         // the channel at the server's FIN without an `inputClosed` event.
+        inactive = true
         if !finished { perform(machine.serverClosed(sawError ? .rst : .fin, at: now())) }
-        if !finished {
-            finished = true
-            verdict.fail(VerifyClientError.connectionLost)
-        }
+        // Closing our side from inside `perform` (a half-close after the server's FIN) lands
+        // here with the verdict still queued behind it: `perform` checks once it is done.
+        if !performing { failIfUndecided() }
         context.fireChannelInactive()
     }
 
@@ -92,9 +93,16 @@ final class VerifyHandler: ChannelInboundHandler {
         defer { performing = false }
         while !pending.isEmpty {
             let action = pending.removeFirst()
-            guard let context else { pending.removeAll(); return }
+            guard let context else { pending.removeAll(); break }
             carryOut(action, context: context)
         }
+        if inactive { failIfUndecided() }
+    }
+
+    private func failIfUndecided() {
+        guard !finished else { return }
+        finished = true
+        verdict.fail(VerifyClientError.connectionLost)
     }
 
     private func carryOut(_ action: VerifyAction, context: ChannelHandlerContext) {

@@ -33,7 +33,7 @@ public struct VerifyOptions: Sendable, Equatable {
 
     /// How long to wait for a reply the recorded server gave after `recordedDelay`.
     func replyWait(recordedDelay: Int64) -> Int64 {
-        max(replyTimeout, recordedDelay + Self.margin)
+        recordedDelay > replyTimeout ? recordedDelay + Self.margin : replyTimeout
     }
 
     /// How long to wait for the server's ending after the last reply.
