@@ -192,7 +192,8 @@ struct VerifyCommand: AsyncParsableCommand {
 
     /// Why a name did not resolve, without the "cannot resolve NAME:" the error starts with.
     static func resolutionReason(_ error: any Error) -> String {
-        if let error = error as? AddressError, case .cannotResolve(_, let reason) = error { return "the name does not resolve (\(reason))" }
+        // getaddrinfo's words come wrapped in NIO's type name; the fact is what matters.
+        if let error = error as? AddressError, case .cannotResolve = error { return "the host name does not resolve" }
         return "\(error)"
     }
 }

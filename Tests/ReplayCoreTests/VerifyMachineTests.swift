@@ -181,6 +181,7 @@ struct VerifyMachineTests {
         #expect(verdict.matched)
         #expect(run.sent == ["EHLO client.example.org\r\n", "MAIL FROM:<alerts@example.org>\r\n", "RCPT TO:<nobody@example.net>\r\n", "QUIT\r\n"])
         #expect(verdict.steps.last?.result == .notCompared)
+        #expect(VerifyReportText().lines(for: verdict) == ["session 1: ok (4 steps)"], "banner, EHLO, MAIL and RCPT; not the QUIT")
 
         // The policy check still fails when RCPT changed.
         let accepted = Self.drive(script, greeting: Self.banner, answer: Self.postfix(rcpt: "250 2.1.5 Ok\r\n"))

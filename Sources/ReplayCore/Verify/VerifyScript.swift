@@ -117,7 +117,8 @@ public struct VerifyScript: Sendable {
         self.proto = conversation.proto
         self.until = until
         if let until {
-            let wanted = until.uppercased()
+            // `RCPT TO` names the RCPT step as well: the kind is the verb.
+            let wanted = until.split(separator: " ").first.map { $0.uppercased() } ?? until.uppercased()
             guard let last = steps.lastIndex(where: { $0.kind.uppercased() == wanted }) else {
                 var kinds: [String] = []
                 for step in steps.dropFirst() where !kinds.contains(step.kind) { kinds.append(step.kind) }
