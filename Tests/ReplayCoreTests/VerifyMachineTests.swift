@@ -243,6 +243,8 @@ struct VerifyMachineTests {
             message.hasPrefix("RCPT") ? [.bytes("250 2.1.5 Ok\r\n")] : [.bytes("221 Bye\r\n")]
         }
         #expect(accepted.verdict?.difference?.detail == "message 1 does not match the pattern \"550*\"")
+        let shown = try VerifyReportText().lines(for: #require(accepted.verdict))
+        #expect(shown.contains("  550*  (pattern)                        | 250 2.1.5 Ok\\r\\n"), "\(shown)")
 
         let clientPattern = S.make([
             (1, S.c2s("RCPT TO:\r\n")),

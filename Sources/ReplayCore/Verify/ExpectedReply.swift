@@ -32,6 +32,15 @@ public struct ExpectedReply: Sendable {
     /// Nothing was recorded in answer.
     public var isEmpty: Bool { bytes.isEmpty && messages.isEmpty }
 
+    /// The messages as a diff shows them when patterns decide the reply: each pattern as
+    /// written, the other messages escaped; empty without patterns.
+    public var shownWithPatterns: [String] {
+        guard hasPatterns else { return [] }
+        return messages.map { message in
+            message.pattern.map { "\($0.source)  (pattern)" } ?? Escaped.text(message.bytes, limit: 200)
+        }
+    }
+
     /// Whether a pattern decides at least one message (then messages are compared one by one).
     public var hasPatterns: Bool { messages.contains { $0.pattern != nil } }
 }

@@ -34,6 +34,9 @@ public struct SessionVerdict: Sendable, Equatable {
         public var recorded: [UInt8]
         public var live: [UInt8]
         public var detail: String
+        /// The recorded reply's messages as a person wrote them when patterns decide it
+        /// (`550*  (pattern)`); empty when the recorded bytes say it all.
+        public var recordedPatterns: [String] = []
     }
 
     public var session: SessionRef

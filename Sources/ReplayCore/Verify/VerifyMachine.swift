@@ -187,8 +187,10 @@ public struct VerifyMachine: Sendable {
             if let ended = serverEnded, replyLength(step) == nil { detail += "; the server closed the connection (\(ended.text)) before the reply was complete" }
             steps.append(.init(step: index, kind: step.kind, sent: step.shown, result: .different, recorded: step.reply.bytes,
                                live: liveBytes, detail: detail))
-            return differ(step: index, kind: step.kind, sent: index == 0 ? nil : step.shown, recorded: step.reply.bytes,
-                          live: liveBytes, detail: detail, at: now)
+            let actions = differ(step: index, kind: step.kind, sent: index == 0 ? nil : step.shown, recorded: step.reply.bytes,
+                                 live: liveBytes, detail: detail, at: now)
+            difference?.recordedPatterns = step.reply.shownWithPatterns
+            return actions
         }
     }
 
@@ -221,7 +223,7 @@ public struct VerifyMachine: Sendable {
         steps.append(.init(step: index, kind: step.kind, sent: step.shown, result: .different, recorded: step.reply.bytes,
                            live: partial, detail: detail))
         difference = .init(step: index, kind: step.kind, sent: index == 0 ? nil : step.shown, recorded: step.reply.bytes,
-                           live: partial, detail: detail)
+                           live: partial, detail: detail, recordedPatterns: step.reply.shownWithPatterns)
         // A server that does not answer would not answer a QUIT either: close.
         return finish()
     }

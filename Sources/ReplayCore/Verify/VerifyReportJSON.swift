@@ -31,6 +31,7 @@ public enum VerifyReportJSON {
                 if let step = difference.step { entry["step"] = step } else { entry["step"] = "end" }
                 if let kind = difference.kind { entry["kind"] = kind }
                 if let sent = difference.sent { entry["sent"] = Escaped.text(sent, limit: 4096) }
+                if !difference.recordedPatterns.isEmpty { entry["recordedPatterns"] = difference.recordedPatterns }
                 object["difference"] = entry
             }
             return object

@@ -29,7 +29,8 @@ public struct VerifyReportText: Sendable {
         } else {
             lines = ["\(name): DIFFERENT at the end: \(difference.detail)"]
         }
-        lines += Self.sideBySide(recorded: Self.textLines(difference.recorded), live: Self.textLines(difference.live))
+        let recorded = difference.recordedPatterns.isEmpty ? Self.textLines(difference.recorded) : difference.recordedPatterns
+        lines += Self.sideBySide(recorded: recorded, live: Self.textLines(difference.live))
         return lines
     }
 
