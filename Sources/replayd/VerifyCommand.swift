@@ -30,11 +30,11 @@ struct VerifyCommand: AsyncParsableCommand {
         status: 0 all sessions match, 1 a difference, 2 the target cannot be reached. See docs/verify.md.
 
         EXAMPLES:
-          # is the unknown user still rejected, relaying still denied, the valid user still accepted?
+          # unknown user still rejected? relaying still denied? valid user accepted?
           replayd verify policy.cassette --target mx.example.net:25 --until RCPT
           replayd verify smtp.cassette --target 127.0.0.1:25 --session 2 --no-delay
           replayd verify redis.cassette --target 127.0.0.1:6379 --json > verify.json
-          REPLAYD_SECRET_SMTP_AUTH_PLAIN=AGFsaWNlAHNlY3JldA== replayd verify auth.cassette --target 127.0.0.1:587
+          replayd verify auth.cassette --target 127.0.0.1:587 --secret smtp-auth-plain=AGFsaWNlAHNlY3JldA==
         """
     )
 
