@@ -260,7 +260,13 @@ struct ReplayCommand: AsyncParsableCommand {
     func faultSettings(seed: UInt64) throws -> FaultSettings? {
         guard !faultRules.isEmpty || chaos != nil else { return nil }
         do {
-            let rules = try faultRules.map { rule throws(FaultRuleError) in try FaultRule(rule) }
+            let rules = try faultRules.map { text throws(FaultRuleError) in
+                let rule = try FaultRule(text)
+                if rule.direction != nil {
+                    throw FaultRuleError(rule: text, word: "dir=", expected: "a selector of record (on replay every fault acts on the server's side)")
+                }
+                return rule
+            }
             let names = chaosFaults.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
             let chaos = try self.chaos.map { probability throws(FaultRuleError) in try FaultChaos(probability: probability, faults: names) }
             return FaultSettings(rules: rules, chaos: chaos, seed: seed)

@@ -159,6 +159,36 @@ extension HeavyTests.ReplayEngineEndToEnd {
             let (again, againOutput, _) = try await swaks(replayPort)
             #expect(again.map(\.code) == [220, 250, 250, 250, 452, 354, 250, 221], "\(againOutput)")
         }
+
+        @Test("record --fault with dir=c2s answers for the server, and refuse resets at accept; both replay as the client saw them",
+              .enabled(if: canRun, "needs swaks, Postfix and root"), .timeLimit(.minutes(2)))
+        func recordClientSideFaults() async throws {
+            let directory = try TestPaths.temporaryDirectory("record-c2s-fault")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let postfix = try await PostfixServer(directory: directory)
+            defer { postfix.stop() }
+            let cassette = directory + "/live.cassette"
+            let (recorder, port) = try await ReplaydProcess.record(upstream: postfix.port, to: cassette,
+                                                                 ["--fault", "conn=1 refuse", "--fault", "match=^RCPT dir=c2s reply=550 5.7.1 Not here"])
+            defer { recorder.stop() }
+            let (refused, refusedOutput, _) = try await swaks(port)
+            #expect(refused.isEmpty, "\(refusedOutput)")
+            let (replies, output, _) = try await swaks(port)
+            #expect(replies.map(\.code) == [220, 250, 250, 550, 550, 221], "\(output)")
+            #expect(try await ReplaydProcess.finish(recorder) == 0, "\(recorder.stderr)")
+
+            let sessions = try Cassette.load(path: cassette).sessions
+            try #require(sessions.count == 2)
+            let first = sessions[0].events.map(\.kind)
+            #expect(first.contains { if case .fault(let fault) = $0 { return fault.action == "refuse" } else { return false } }, "\(first)")
+            #expect(sessions[1].bytes(.clientToServer).count > 0)
+            #expect(String(decoding: sessions[1].bytes(.serverToClient), as: UTF8.self).contains("550 5.7.1 Not here\r\n"))
+
+            let (replayer, replayPort) = try await ReplaydProcess.replay([cassette], ["--session", "2"])
+            defer { replayer.stop() }
+            let (again, againOutput, _) = try await swaks(replayPort)
+            #expect(again.map(\.code) == [220, 250, 250, 550, 550, 221], "\(againOutput)")
+        }
     }
 }
 

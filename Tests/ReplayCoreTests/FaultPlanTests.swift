@@ -190,6 +190,21 @@ struct LiveFaultPlanTests {
         #expect(throws: FaultRuleError.self) { try FaultRule("match=^RCPT slow=100").checkForRecord() }
     }
 
+    @Test func dirC2SFiresOnTheClientsMessageAndRefuseAtAccept() throws {
+        var plan = LiveFaultPlan(rules: [try FaultRule("match=^RCPT dir=c2s reply=550 5.7.1 Not here")], connection: 2, seed: 1, serverPort: 25)
+        #expect(plan.refusal() == nil)
+        #expect(plan.serverBytes(utf8("220 mx\r\n")) == nil)
+        #expect(plan.clientBytes(utf8("EHLO x\r\n")) == nil)
+        #expect(plan.serverBytes(utf8("250 mx\r\n")) == nil)
+        let firing = plan.clientBytes(utf8("RCPT TO:<a@b>\r\n"))
+        #expect(firing?.action == .reply("550 5.7.1 Not here"))
+        #expect(firing?.logLine.contains("on \"RCPT TO:<a@b>\" from the client") == true)
+        #expect(throws: FaultRuleError.self) { try FaultRule("dir=c2s reset") }
+        var refuse = LiveFaultPlan(rules: [try FaultRule("conn=1 refuse")], connection: 1, seed: 1, serverPort: 25)
+        #expect(refuse.refusal()?.reproduce == "conn=1 refuse")
+        #expect(refuse.serverBytes(utf8("220 mx\r\n")) == nil)
+    }
+
     @Test func chaosOnLiveTrafficIsSeeded() throws {
         let chaos = try FaultChaos(probability: 0.5, faults: LiveFaultPlan.chaosCatalogue)
         func run(_ seed: UInt64) -> [[String]] {

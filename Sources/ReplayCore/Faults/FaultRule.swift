@@ -22,6 +22,9 @@ public struct FaultRule: Sendable {
     public var probability: Double?
     /// `at=DURATION`: that long after the connection opened (nanoseconds), whatever is happening.
     public var at: Int64?
+    /// `dir=c2s|s2c` (record only): with `c2s` the fault acts on the matching client message
+    /// itself, before it reaches the server; `s2c` (the default) on the server's reply to it.
+    public var direction: Direction?
     public var action: FaultAction
     let expression: NSRegularExpression?
 
@@ -31,6 +34,7 @@ public struct FaultRule: Sendable {
         var connections: ClosedRange<Int>?
         var every: Int?, nth: Int?, after: Int?
         var at: Int64?
+        var direction: Direction?
         var match: String?
         var probability: Double?
         var action: FaultAction?
@@ -91,10 +95,11 @@ public struct FaultRule: Sendable {
             case ("at", let value?):
                 guard let duration = Self.duration(value) else { throw fail(word, "at=DURATION after the connection opened, e.g. at=2s, at=500ms") }
                 at = duration
-            case ("dir", _):
-                throw fail(word, "a selector replay supports: conn=, every=, match=, nth=, after=, at=, p= (dir= is not implemented yet)")
+            case ("dir", let value?):
+                guard let parsed = Direction(rawValue: String(value)) else { throw fail(word, "dir=c2s or dir=s2c") }
+                direction = parsed
             default:
-                throw fail(word, "a selector (conn=, every=, match=, nth=, after=, at=, p=) or an action (reset, close, stall, delay=, reply=, drop, truncate, slow=, slice=, refuse)")
+                throw fail(word, "a selector (conn=, every=, match=, nth=, after=, at=, dir=, p=) or an action (reset, close, stall, delay=, reply=, drop, truncate, slow=, slice=, refuse)")
             }
         }
         guard let action else {
@@ -105,6 +110,9 @@ public struct FaultRule: Sendable {
         }
         if at != nil, match != nil || after != nil || ![FaultAction.reset, .close].contains(action) {
             throw FaultRuleError(rule: text, word: "at=", expected: "at= ends the connection at a time: it goes with reset or close, and conn=, every=, p=")
+        }
+        if direction == .clientToServer, match == nil {
+            throw FaultRuleError(rule: text, word: "dir=c2s", expected: "dir=c2s acts on a client message: give match=REGEX too")
         }
         if nth != nil, match == nil {
             throw FaultRuleError(rule: text, word: "nth=\(nth ?? 0)", expected: "nth= counts the messages match= selects: give match=REGEX too")
@@ -124,6 +132,7 @@ public struct FaultRule: Sendable {
         self.after = after
         self.probability = probability
         self.at = at
+        self.direction = direction
         self.action = action
         self.expression = expression
     }

@@ -49,9 +49,22 @@ public struct LiveFaultPlan: Sendable {
     /// is armed is no longer pending, and must still fire).
     public private(set) var isActive = false
 
-    /// Client bytes, forwarded as they are: complete messages may arm a rule.
-    public mutating func clientBytes(_ bytes: [UInt8]) {
-        guard isActive else { return }
+    /// At accept: a `refuse` rule for this connection resets it before any byte.
+    public mutating func refusal() -> FaultPlan.Firing? {
+        guard isActive else { return nil }
+        for rule in rules where rule.action == .refuse {
+            if let probability = rule.probability, random.unit() >= probability { continue }
+            return firing(rule, point: "at accept")
+        }
+        return nil
+    }
+
+    /// Client bytes: complete messages may arm a rule for the server's reply, or (`dir=c2s`)
+    /// fire at once, before these bytes are forwarded.
+    @discardableResult
+    public mutating func clientBytes(_ bytes: [UInt8]) -> FaultPlan.Firing? {
+        guard isActive else { return nil }
+        defer { immediate = nil }
         if framer == nil {
             pendingClient += bytes
             let proto = ProtocolDetector.detect(serverPort: serverPort, client: Array(pendingClient.prefix(512)), server: Array(serverSeen.prefix(512)))
@@ -64,7 +77,11 @@ public struct LiveFaultPlan: Sendable {
         } else {
             take(bytes)
         }
+        return immediate
     }
+
+    /// A `dir=c2s` firing of the bytes being taken.
+    private var immediate: FaultPlan.Firing?
 
     private mutating func take(_ bytes: [UInt8]) {
         guard var framer else { return }
@@ -85,6 +102,11 @@ public struct LiveFaultPlan: Sendable {
                 selected[index] += 1
                 if let nth = rule.nth, selected[index] != nth { continue }
                 if let probability = rule.probability, random.unit() >= probability { continue }
+                let point = "on \"\(Escaped.text(Array(MessagePattern.withoutLineEnding(message.bytes).prefix(80))))\" from the client"
+                if rule.direction == .clientToServer {
+                    if immediate == nil { immediate = firing(rule, point: point) }
+                    continue
+                }
                 if armed == nil {
                     armed = (rule, "after \"\(Escaped.text(Array(MessagePattern.withoutLineEnding(message.bytes).prefix(80))))\"", false)
                 }
@@ -102,7 +124,7 @@ public struct LiveFaultPlan: Sendable {
         guard isActive else { return nil }
         if !openingDone {
             openingDone = true
-            for rule in rules where rule.expression == nil {
+            for rule in rules where rule.expression == nil && rule.action != .refuse {
                 if let probability = rule.probability, random.unit() >= probability { continue }
                 return firing(rule, point: "before the first server message")
             }
@@ -145,12 +167,14 @@ extension FaultRule {
     /// On `record`, only actions that end the live connection are carried out so far.
     public func checkForRecord() throws(FaultRuleError) {
         switch action {
+        case .refuse:
+            return
         case .reset, .close, .reply, .drop, .stall:
             guard after == nil, at == nil else {
                 throw FaultRuleError(rule: text, word: after != nil ? "after=" : "at=", expected: "on record: conn=, every=, match=, nth=, p= (after= and at= work on replay)")
             }
         default:
-            throw FaultRuleError(rule: text, word: action.ruleText, expected: "on record: reset, close, reply=TEXT, drop or stall (the other actions work on replay)")
+            throw FaultRuleError(rule: text, word: action.ruleText, expected: "on record: reset, close, reply=TEXT, drop, stall or refuse (the other actions work on replay)")
         }
     }
 }

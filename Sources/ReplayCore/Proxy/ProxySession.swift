@@ -36,8 +36,10 @@ final class ProxySession {
     private var drainTimer: Scheduled<Void>?
     /// `--fault` rules for this connection.
     private var faults: LiveFaultPlan?
-    /// A `stall` fault fired: nothing the server sends reaches the client any more.
+    /// A `stall` fault fired: nothing the server sends reaches the client any more (with
+    /// `dir=c2s`: nothing the client sends reaches the server).
     private var stalled = false
+    private var clientStalled = false
 
     /// Client bytes read ahead while the upstream connects; beyond this, TCP holds the client back.
     static let readAheadLimit = 64 * 1024
@@ -86,6 +88,14 @@ final class ProxySession {
             run(tap.stop(now: Self.now()))
         }
         guard let serverGlue = server else { return }
+        if var faults, let firing = faults.refusal() {
+            self.faults = nil
+            logger.warning("\(firing.logLine)")
+            cancelUpstream = true
+            run(tap.refused(InjectedFault(rule: firing.rule, action: firing.action.name, detail: "reset at accept; the upstream was not contacted"),
+                            now: Self.now()))
+            return
+        }
         if cancelUpstream {
             // Stopped before the attempt began: the upstream side is over without one.
             upstreamFailed(ChannelError.ioOnClosedChannel)
@@ -128,10 +138,18 @@ final class ProxySession {
 
     func read(_ buffer: ByteBuffer, from side: ProxySide) {
         if stalled, side == .server { return }
+        if clientStalled, side == .client {
+            // Recorded (the client did send it), never forwarded.
+            record(tap.read(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [], from: .client, now: Self.now()))
+            return
+        }
         if var faults {
             let bytes = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
-            if side == .client {
-                faults.clientBytes(bytes)
+            if side == .client, let firing = faults.clientBytes(bytes) {
+                self.faults = faults
+                clientFault(firing, bytes: bytes)
+                return
+            } else if side == .client {
                 self.faults = faults
             } else if let firing = faults.serverBytes(bytes) {
                 // The server's reply is kept out of the client's way: it goes into the fault's record.
@@ -171,6 +189,34 @@ final class ProxySession {
             heldBytes += buffer.readableBytes
         } else {
             glue(side.partner)?.write(buffer)
+        }
+    }
+
+    /// A `dir=c2s` fault: the client's message is recorded (it was sent) but does not reach the
+    /// server; the client is reset, closed, answered with the rule's text, or ignored.
+    private func clientFault(_ firing: FaultPlan.Firing, bytes: [UInt8]) {
+        logger.warning("\(firing.logLine)")
+        let now = Self.now()
+        record(tap.read(bytes, from: .client, now: now))
+        let fault = InjectedFault(rule: firing.rule, action: firing.action.name,
+                                  detail: "the client's \(bytes.count) bytes were not forwarded to the server")
+        switch firing.action {
+        case .reset, .close:
+            faults = nil
+            run(tap.injected(fault, reset: firing.action == .reset, now: now))
+        case .reply(let text):
+            let reply = Array(text.utf8) + (faults?.lineEnding ?? [0x0D, 0x0A])
+            record(tap.marker(.fault(fault), now: now))
+            record(tap.read(reply, from: .server, now: now))
+            if let client {
+                var out = client.channel?.allocator.buffer(capacity: reply.count) ?? ByteBuffer()
+                out.writeBytes(reply)
+                client.write(out)
+                client.flush()
+            }
+        default:
+            record(tap.marker(.fault(fault), now: now))
+            if firing.action == .stall { clientStalled = true }
         }
     }
 

@@ -188,6 +188,19 @@ public struct SessionTap: Sendable {
         event(clientTime(now), kind)
     }
 
+    /// A `refuse` fault: the client is reset at accept and the upstream never contacted. The
+    /// cassette holds the fault, then the reset the client saw.
+    public mutating func refused(_ fault: InjectedFault, now: Int64) -> [Action] {
+        guard self[.client].phase == .open, !self[.client].closing else { return [] }
+        resetRecorded = true
+        closedDirections.insert(.serverToClient)
+        self[.server].phase = .gone
+        self[.server].ending = .closedByProxy
+        self[.client].closing = true
+        self[.client].ending = .closedByProxy
+        return [.record(event(now, .fault(fault))), .record(event(now, .reset(by: .serverToClient))), .reset(.client)]
+    }
+
     /// A `--fault` rule fired (see `LiveFaultPlan`): the fault is recorded as replayd's own
     /// event, then both legs are reset, or the client gets FIN and the upstream is closed. What
     /// the client then saw (the RST or FIN) follows the fault event, so a replay reproduces it.
