@@ -100,7 +100,7 @@ public struct FaultPlan: Sendable {
             word = Self.firstWord(message)
             wordCounts[word, default: 0] += 1
             occurrence = wordCounts[word] ?? 1
-            point = "after \"\(Escaped.text(Array(MessagePattern.withoutLineEnding(Array(message.prefix(200))).prefix(80))))\""
+            point = "after \(Self.quoted(message))"
         } else {
             point = "before the first server message"
         }
@@ -286,6 +286,11 @@ public struct FaultPlan: Sendable {
             words.append(String(word))
         }
         return words.joined(separator: " ")
+    }
+
+    /// A client message for a log line: quoted, escaped, without its line ending, at most 80 bytes.
+    static func quoted(_ message: [UInt8]) -> String {
+        "\"" + Escaped.text(Array(MessagePattern.withoutLineEnding(Array(message.prefix(200))).prefix(80))) + "\""
     }
 
     static func firstWord(_ message: [UInt8]) -> String {

@@ -95,20 +95,20 @@ public struct LiveFaultPlan: Sendable {
                 chaosPick = nil
                 let nth = (words[word] ?? 1) > 1 ? " nth=\(words[word] ?? 1)" : ""
                 if let rule = chaosRule(pick.name, selectors: "conn=\(connection) match=^\(FaultPlan.regexQuoted(word))\(nth)") {
-                    armed = (rule, "after \"\(Escaped.text(Array(MessagePattern.withoutLineEnding(message.bytes).prefix(80))))\"", true)
+                    armed = (rule, "after \(FaultPlan.quoted(message.bytes))", true)
                 }
             }
             for (index, rule) in rules.enumerated() where rule.matches(message.bytes) {
                 selected[index] += 1
                 if let nth = rule.nth, selected[index] != nth { continue }
                 if let probability = rule.probability, random.unit() >= probability { continue }
-                let point = "on \"\(Escaped.text(Array(MessagePattern.withoutLineEnding(message.bytes).prefix(80))))\" from the client"
+                let point = "on \(FaultPlan.quoted(message.bytes)) from the client"
                 if rule.direction == .clientToServer {
                     if immediate == nil { immediate = firing(rule, point: point) }
                     continue
                 }
                 if armed == nil {
-                    armed = (rule, "after \"\(Escaped.text(Array(MessagePattern.withoutLineEnding(message.bytes).prefix(80))))\"", false)
+                    armed = (rule, "after \(FaultPlan.quoted(message.bytes))", false)
                 }
             }
         }

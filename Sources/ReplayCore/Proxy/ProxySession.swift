@@ -161,16 +161,8 @@ final class ProxySession {
                     self.faults = nil
                     run(tap.injected(fault, reset: firing.action == .reset, now: Self.now()))
                 case .reply(let text):
-                    let reply = Array(text.utf8) + faults.lineEnding
                     self.faults = faults
-                    record(tap.marker(.fault(fault), now: Self.now()))
-                    // What the client gets is what the cassette holds, so a replay gives the same.
-                    record(tap.read(reply, from: .server, now: Self.now()))
-                    if let client {
-                        var out = client.channel?.allocator.buffer(capacity: reply.count) ?? ByteBuffer()
-                        out.writeBytes(reply)
-                        client.write(out)
-                    }
+                    answerClient(Array(text.utf8) + faults.lineEnding, fault: fault, now: Self.now())
                 default:
                     // drop: these bytes are swallowed; stall: and every later server byte.
                     self.faults = faults
@@ -205,19 +197,23 @@ final class ProxySession {
             faults = nil
             run(tap.injected(fault, reset: firing.action == .reset, now: now))
         case .reply(let text):
-            let reply = Array(text.utf8) + (faults?.lineEnding ?? [0x0D, 0x0A])
-            record(tap.marker(.fault(fault), now: now))
-            record(tap.read(reply, from: .server, now: now))
-            if let client {
-                var out = client.channel?.allocator.buffer(capacity: reply.count) ?? ByteBuffer()
-                out.writeBytes(reply)
-                client.write(out)
-                client.flush()
-            }
+            answerClient(Array(text.utf8) + (faults?.lineEnding ?? [0x0D, 0x0A]), fault: fault, now: now)
+            client?.flush()
         default:
             record(tap.marker(.fault(fault), now: now))
             if firing.action == .stall { clientStalled = true }
         }
+    }
+
+    /// A `reply=` fault: the client gets `reply` in the server's place. The cassette holds the
+    /// fault, then `reply` as what the server side sent: what the client got, so a replay gives the same.
+    private func answerClient(_ reply: [UInt8], fault: InjectedFault, now: Int64) {
+        record(tap.marker(.fault(fault), now: now))
+        record(tap.read(reply, from: .server, now: now))
+        guard let client else { return }
+        var out = client.channel?.allocator.buffer(capacity: reply.count) ?? ByteBuffer()
+        out.writeBytes(reply)
+        client.write(out)
     }
 
     func readComplete(from side: ProxySide) {
