@@ -37,6 +37,7 @@ struct RecordCommand: AsyncParsableCommand {
               replayd record --listen 127.0.0.1:0 --upstream 127.0.0.1:8080 -o http.cassette --connect-timeout 2
               replayd record --listen 8443 --upstream 127.0.0.1:443 -o tls.cassette --lossless
               replayd record --listen 2525 --upstream 127.0.0.1:25 -o live.cassette --fault "match=^RCPT reset"
+              replayd record --listen 2525 --upstream 127.0.0.1:25 -o slow.cassette --fault "match=^DATA delay=3s" --fault "every=2 slow=500"
             """
     )
 
@@ -55,13 +56,13 @@ struct RecordCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Record every byte: slow connections down to the cassette writer's speed instead of dropping data as gaps when it falls behind.")
     var lossless = false
 
-    @Option(name: .customLong("fault"), help: ArgumentHelp("Inject a fault into live traffic: selectors (conn=N[-M], every=K, match=REGEX, nth=N, p=P) and reset or close; the server's reply at that point is recorded in the fault event, not forwarded. Repeatable; see docs/faults.md.", valueName: "RULE"))
+    @Option(name: .customLong("fault"), help: ArgumentHelp("Inject a fault into live traffic: selectors (conn=N[-M], every=K, match=REGEX, nth=N, after=BYTES, at=DURATION, dir=c2s, p=P) and one action (reset, close, stall, delay=D, reply=TEXT, drop, truncate, slow=BPS, slice=BYTES, refuse); the cassette holds what the client got and the fault as replayd's own event. Repeatable; see docs/faults.md.", valueName: "RULE"))
     var faultRules: [String] = []
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("For each connection, with this probability, one fault (reset, close, stall, drop or reply) after one of its first client messages.", valueName: "PROBABILITY"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("For each connection, with this probability, one fault of the catalogue (see --chaos-faults) after one of its first client messages.", valueName: "PROBABILITY"))
     var chaos: Double?
 
-    @Option(help: ArgumentHelp("Narrow --chaos to these faults, e.g. reset,stall.", valueName: "NAMES"))
+    @Option(help: ArgumentHelp("Narrow --chaos to these faults (reset, close, stall, delay, reply, drop, truncate, slow, slice), e.g. reset,stall.", valueName: "NAMES"))
     var chaosFaults: String?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Seed of p= and --chaos draws (default: one is chosen and printed).", valueName: "N"))

@@ -177,7 +177,7 @@ struct LiveFaultPlanTests {
         var fired: [String] = []
         for (client, server) in steps {
             if let client { plan.clientBytes(utf8(client)) }
-            if let firing = plan.serverBytes(utf8(server)) { fired.append(firing.logLine) }
+            if let decision = plan.serverBytes(utf8(server)) { fired += decision.firings.map(\.logLine) }
         }
         return fired
     }
@@ -187,7 +187,8 @@ struct LiveFaultPlanTests {
         #expect(drive(&plan) == ["fault: connection 4: reset after \"RCPT TO:<e@f>\" (reproduce: --fault \"conn=4 match=^RCPT nth=2 reset\")"])
         var opening = LiveFaultPlan(rules: [try FaultRule("conn=4 close")], connection: 4, seed: 1, serverPort: 25)
         #expect(drive(&opening).first?.contains("close before the first server message") == true)
-        #expect(throws: FaultRuleError.self) { try FaultRule("match=^RCPT slow=100").checkForRecord() }
+        #expect(throws: FaultRuleError.self) { try FaultRule("match=^RCPT dir=c2s slow=100").checkForRecord() }
+        #expect(throws: FaultRuleError.self) { try FaultRule("match=^RCPT after=10 reset") }
     }
 
     @Test func dirC2SFiresOnTheClientsMessageAndRefuseAtAccept() throws {
@@ -218,5 +219,131 @@ struct LiveFaultPlanTests {
         #expect(first != run(10))
         #expect(first.filter { !$0.isEmpty }.count >= 3, "\(first)")
         #expect(first.joined().allSatisfy { $0.contains("(reproduce: --fault \"conn=") })
+    }
+}
+
+@Suite("Faults on live traffic: what becomes of the server's bytes")
+struct LiveFaultStepTests {
+    /// An SMTP plan driven to the reply to its RCPT; the decision there.
+    func atRCPT(_ rules: [String], reply: String = "250 2.1.5 Ok\r\n") throws -> LiveFaultPlan.Decision? {
+        var plan = LiveFaultPlan(rules: try rules.map { try FaultRule($0) }, connection: 1, seed: 1, serverPort: 25)
+        #expect(plan.serverBytes(utf8("220 mx ESMTP\r\n")) == nil)
+        plan.clientBytes(utf8("EHLO x\r\n"))
+        #expect(plan.serverBytes(utf8("250 mx\r\n")) == nil)
+        plan.clientBytes(utf8("RCPT TO:<a@b>\r\n"))
+        return plan.serverBytes(utf8(reply))
+    }
+
+    @Test func delayHoldsTheReplyAndTruncateSendsHalfThenStalls() throws {
+        let delayed = try #require(try atRCPT(["match=^RCPT delay=2s"]))
+        #expect(delayed.steps.last == .forward(utf8("250 2.1.5 Ok\r\n"), delay: 2_000_000_000))
+        #expect(delayed.firings.map(\.reproduce) == ["conn=1 match=^RCPT delay=2s"])
+        let truncated = try #require(try atRCPT(["match=^RCPT truncate"], reply: "250 2.1.5 Ok\r\n"))
+        #expect(Array(truncated.steps.dropFirst()) == [.forward(utf8("250 2.1"), delay: 0), .stall])
+        guard case .mark(let fault) = truncated.steps.first else { Issue.record("no mark"); return }
+        #expect(fault.detail?.contains("7 bytes forwarded") == true)
+        #expect(fault.detail?.contains(".5 Ok") == true, "the rest goes into the fault's record")
+    }
+
+    @Test func rulesAtOnePointApplyInOrder() throws {
+        // smtp-sink's -Q: the 421, then the close.
+        let decision = try #require(try atRCPT(["match=^RCPT reply=421 4.3.2 Closing", "match=^RCPT close"]))
+        #expect(decision.firings.count == 2)
+        #expect(decision.steps.count == 3)
+        #expect(decision.steps[1] == .answer(utf8("421 4.3.2 Closing\r\n"), delay: 0))
+        guard case .end(let fault, let reset) = decision.steps[2] else { Issue.record("no end"); return }
+        #expect(!reset && fault.action == "close" && fault.detail == nil, "the recorded reply was replaced, not cut off")
+        // A delay before a reply holds the reply.
+        let held = try #require(try atRCPT(["match=^RCPT delay=1s", "match=^RCPT reply=450 busy"]))
+        #expect(held.steps.last == .answer(utf8("450 busy\r\n"), delay: 1_000_000_000))
+    }
+
+    @Test func slowAndSliceShapeFromTheirPointOn() throws {
+        let slow = try #require(try atRCPT(["match=^RCPT slow=100"]))
+        #expect(slow.steps.contains(.shape(rate: 100, slice: nil)))
+        #expect(slow.steps.last == .forward(utf8("250 2.1.5 Ok\r\n"), delay: 0))
+        let slice = try #require(try atRCPT(["match=^RCPT slice=3"]))
+        #expect(slice.steps.contains(.shape(rate: nil, slice: 3)))
+    }
+
+    @Test func afterCutsTheServersBytesWhereTheCountFalls() throws {
+        var plan = LiveFaultPlan(rules: [try FaultRule("after=20 reset")], connection: 1, seed: 1, serverPort: 25)
+        #expect(plan.serverBytes(utf8("220 mx.example ESMTP\r\n"))?.steps.first == .forward(utf8("220 mx.example ESMTP"), delay: 0))
+        var exact = LiveFaultPlan(rules: [try FaultRule("after=4 reset")], connection: 1, seed: 1, serverPort: 25)
+        let exactDecision = exact.serverBytes(utf8("220 mx\r\n"))
+        let decision = try #require(exactDecision)
+        #expect(decision.steps.first == .forward(utf8("220 "), delay: 0))
+        guard case .end(let fault, true) = decision.steps.last else { Issue.record("no reset"); return }
+        #expect(fault.detail?.contains("4 bytes read and not forwarded: mx") == true)
+        #expect(decision.firings.first?.point == "after 4 server bytes")
+        // At a read's end the count waits for the next read.
+        var boundary = LiveFaultPlan(rules: [try FaultRule("after=8 close")], connection: 1, seed: 1, serverPort: 25)
+        #expect(boundary.serverBytes(utf8("220 mx\r\n")) == nil)
+        boundary.clientBytes(utf8("QUIT\r\n"))
+        let nextDecision = boundary.serverBytes(utf8("221 Bye\r\n"))
+        let next = try #require(nextDecision)
+        #expect(next.steps.count == 1)
+    }
+
+    @Test func atRulesAreTimersThePlanFiresOnce() throws {
+        var plan = LiveFaultPlan(rules: [try FaultRule("conn=1 at=250ms close"), try FaultRule("conn=2 at=1s reset")], connection: 1, seed: 1, serverPort: 25)
+        #expect(plan.timedRules.map(\.at) == [250_000_000])
+        let index = try #require(plan.timedRules.first?.rule)
+        #expect(plan.fireTimed(index)?.logLine == "fault: connection 1: close at 250ms into the connection (reproduce: --fault \"conn=1 at=250ms close\")")
+        #expect(plan.fireTimed(index) == nil)
+        #expect(plan.serverBytes(utf8("220 mx\r\n")) == nil, "an at= rule does not fire at the opening")
+    }
+
+    @Test func chaosOnLiveTrafficDrawsFromTheWholeCatalogue() throws {
+        let chaos = try FaultChaos(probability: 1, faults: [])
+        var names: Set<String> = []
+        for connection in 1...200 {
+            var plan = LiveFaultPlan(rules: [], connection: connection, seed: 5, serverPort: 25, chaos: chaos)
+            let steps: [(String?, String)] = [(nil, "220 mx\r\n"), ("EHLO x\r\n", "250 mx\r\n"), ("MAIL FROM:<a@b>\r\n", "250 Ok\r\n"),
+                                              ("RCPT TO:<c@d>\r\n", "250 Ok\r\n"), ("DATA\r\n", "354 Go\r\n"), ("QUIT\r\n", "221 Bye\r\n"), ("NOOP\r\n", "250 Ok\r\n")]
+            for (client, server) in steps {
+                if let client { plan.clientBytes(utf8(client)) }
+                if let decision = plan.serverBytes(utf8(server)) { names.formUnion(decision.firings.map(\.action.name)) }
+            }
+        }
+        #expect(names == Set(FaultChaos.catalogue), "\(names)")
+    }
+}
+
+@Suite("The outbox that holds and paces server bytes on record")
+struct PacedOutboxTests {
+    @Test func delayedBytesKeepTheirOrderAndLaterBytesWaitBehindThem() {
+        var outbox = PacedOutbox()
+        #expect(!outbox.isEngaged)
+        outbox.add(utf8("first"), now: 1_000, delay: 5_000)
+        outbox.add(utf8("second"), now: 2_000)
+        #expect(outbox.nextDue == 6_000)
+        #expect(outbox.takeDue(now: 5_999).isEmpty)
+        #expect(outbox.takeDue(now: 6_000) == [utf8("first"), utf8("second")])
+        #expect(outbox.isEmpty && !outbox.isEngaged && outbox.queuedBytes == 0)
+    }
+
+    @Test func aRateCutsWritesAndSpacesThem() {
+        var outbox = PacedOutbox()
+        outbox.shape(rate: 100, slice: nil)
+        #expect(outbox.isEngaged)
+        outbox.add(Array(repeating: 0x41, count: 12), now: 0)
+        // A twentieth of a second's bytes per write (5), each due after its time at 100 B/s.
+        #expect(outbox.queuedBytes == 12)
+        #expect(outbox.takeDue(now: 49_999_999).isEmpty)
+        #expect(outbox.takeDue(now: 50_000_000).map(\.count) == [5])
+        #expect(outbox.takeDue(now: 100_000_000).map(\.count) == [5])
+        #expect(outbox.nextDue == 120_000_000)
+        #expect(outbox.takeDue(now: 200_000_000).map(\.count) == [2])
+    }
+
+    @Test func sliceCutsWithoutWaiting() {
+        var outbox = PacedOutbox()
+        outbox.shape(rate: nil, slice: 4)
+        outbox.add(utf8("250-mx\r\n"), now: 10)
+        #expect(outbox.takeDue(now: 10) == [utf8("250-"), utf8("mx\r\n")])
+        outbox.add(utf8("x"), now: 20)
+        outbox.discard()
+        #expect(outbox.isEmpty && outbox.queuedBytes == 0)
     }
 }

@@ -31,6 +31,12 @@ public struct FaultChaos: Sendable, Equatable {
         let usable = faults.filter { $0 != "reply" || !replies.isEmpty }
         guard !usable.isEmpty else { return nil }
         let name = usable[Int(random.next() % UInt64(usable.count))]
+        return Self.action(named: name, for: proto, using: &random)
+    }
+
+    /// The fault `name` of the catalogue with its parameters drawn (see `draw`); `nil` for a
+    /// reply in a protocol without a failure set of its own, or an unknown name.
+    static func action(named name: String, for proto: WireProtocol, using random: inout FaultRandom) -> FaultAction? {
         switch name {
         case "reset": return .reset
         case "close": return .close
@@ -38,18 +44,19 @@ public struct FaultChaos: Sendable, Equatable {
         case "drop": return .drop
         case "truncate": return .truncate
         case "delay":
-            let seconds = 0.1 * pow10(random.unit() * 2)
+            let seconds = 0.1 * pow(10, random.unit() * 2)
             return .delay(Int64((seconds * 1000).rounded()) * 1_000_000)
         case "slow":
-            return .slow(Int((1000 * pow10(random.unit() * 3)).rounded()))
+            return .slow(Int((1000 * pow(10, random.unit() * 3)).rounded()))
         case "slice":
             return .slice(1 + Int(random.next() % 64))
-        default:
+        case "reply":
+            guard let replies = errorReplies[proto], !replies.isEmpty else { return nil }
             return .reply(replies[Int(random.next() % UInt64(replies.count))])
+        default:
+            return nil
         }
     }
-
-    private func pow10(_ exponent: Double) -> Double { pow(10, exponent) }
 
     /// Each protocol's own temporary and permanent failures.
     static let errorReplies: [WireProtocol: [String]] = [

@@ -111,6 +111,9 @@ public struct FaultRule: Sendable {
         if at != nil, match != nil || after != nil || ![FaultAction.reset, .close].contains(action) {
             throw FaultRuleError(rule: text, word: "at=", expected: "at= ends the connection at a time: it goes with reset or close, and conn=, every=, p=")
         }
+        if after != nil, match != nil {
+            throw FaultRuleError(rule: text, word: "after=", expected: "after= counts the server's bytes from the connection's start: give it without match=")
+        }
         if direction == .clientToServer, match == nil {
             throw FaultRuleError(rule: text, word: "dir=c2s", expected: "dir=c2s acts on a client message: give match=REGEX too")
         }

@@ -1,13 +1,13 @@
 /// `record --fault`: the faults of one proxied connection between a real client and a real
 /// server, without I/O. It frames the client's stream with the session's protocol, and when a
-/// rule's point comes (the reply to a matching client message, or the first server bytes for a
-/// rule without `match=`), it says so: the proxy then records the fault as replayd's own event,
-/// keeps the server's reply out of the client's way (it goes into the fault's detail), and
-/// resets or closes both legs.
+/// rule's point comes (the reply to a matching client message, the first server bytes for a
+/// rule without `match=`, the server byte that `after=` counts to), it turns the server's bytes
+/// into `LiveFaultStep`s: what to forward, when, what to say instead, what to record as
+/// replayd's own event, and whether the connection ends. `at=` rules are timers the proxy
+/// starts (`timedRules`, `fireTimed`).
 ///
-/// On live traffic: `reset`, `close`, `reply=` (the client gets the text instead of the
-/// server's reply), `drop` (the server's next bytes are swallowed) and `stall` (nothing the
-/// server sends reaches the client any more); `FaultRule.checkForRecord` refuses the rest.
+/// Every action works on live traffic; `dir=c2s` (the client's message kept from the server)
+/// takes the actions that answer in the server's place: reset, close, reply=, drop, stall.
 public struct LiveFaultPlan: Sendable {
     public let connection: Int
     private let rules: [FaultRule]
@@ -17,9 +17,14 @@ public struct LiveFaultPlan: Sendable {
     private var serverSeen: [UInt8] = []
     private var pendingClient: [UInt8] = []
     private var selected: [Int]
+    private var fired: [Bool]
     private var openingDone = false
-    /// A rule whose point is the next server bytes.
-    private var armed: (rule: FaultRule, point: String, chaos: Bool)?
+    /// Server bytes read so far (for `after=`).
+    private var serverBytesRead = 0
+    /// Rules whose point is the next server bytes, in the order given.
+    private var armed: [(rule: FaultRule, point: String, chaos: Bool)] = []
+    /// A `delay=` that found no server bytes to hold at its point: it holds the next ones.
+    private var pendingDelay: Int64 = 0
     /// `--chaos`: the fault drawn for this connection and the client message it follows (0: the
     /// first server bytes). A live conversation's length is not known ahead: the point is drawn
     /// from its first `chaosSteps` messages, and a shorter conversation gets no fault.
@@ -27,8 +32,8 @@ public struct LiveFaultPlan: Sendable {
     private var messages = 0
     private var words: [String: Int] = [:]
     static let chaosSteps = 6
-    /// The faults chaos draws from on live traffic.
-    public static let chaosCatalogue = ["reset", "close", "stall", "drop", "reply"]
+    /// The faults chaos draws from on live traffic: the whole catalogue.
+    public static let chaosCatalogue = FaultChaos.catalogue
 
     public init(rules: [FaultRule], connection: Int, seed: UInt64, serverPort: Int?, chaos: FaultChaos? = nil) {
         self.connection = connection
@@ -36,6 +41,7 @@ public struct LiveFaultPlan: Sendable {
         random = FaultRandom(seed: seed, connection: connection)
         self.serverPort = serverPort
         selected = Array(repeating: 0, count: self.rules.count)
+        fired = Array(repeating: false, count: self.rules.count)
         if let chaos, random.unit() < chaos.probability {
             let names = chaos.faults.filter(Self.chaosCatalogue.contains)
             if !names.isEmpty {
@@ -52,14 +58,15 @@ public struct LiveFaultPlan: Sendable {
     /// At accept: a `refuse` rule for this connection resets it before any byte.
     public mutating func refusal() -> FaultPlan.Firing? {
         guard isActive else { return nil }
-        for rule in rules where rule.action == .refuse {
-            if let probability = rule.probability, random.unit() >= probability { continue }
+        for (index, rule) in rules.enumerated() where rule.action == .refuse {
+            fired[index] = true
+            guard chance(rule.probability) else { continue }
             return firing(rule, point: "at accept")
         }
         return nil
     }
 
-    /// Client bytes: complete messages may arm a rule for the server's reply, or (`dir=c2s`)
+    /// Client bytes: complete messages may arm rules for the server's reply, or (`dir=c2s`)
     /// fire at once, before these bytes are forwarded.
     @discardableResult
     public mutating func clientBytes(_ bytes: [UInt8]) -> FaultPlan.Firing? {
@@ -67,8 +74,7 @@ public struct LiveFaultPlan: Sendable {
         defer { immediate = nil }
         if framer == nil {
             pendingClient += bytes
-            let proto = ProtocolDetector.detect(serverPort: serverPort, client: Array(pendingClient.prefix(512)), server: Array(serverSeen.prefix(512)))
-            var fresh = proto.dialect.makeFramer()
+            var fresh = currentProtocol(client: pendingClient).dialect.makeFramer()
             _ = fresh.serverBytes(serverSeen)
             framer = fresh
             let held = pendingClient
@@ -91,59 +97,163 @@ public struct LiveFaultPlan: Sendable {
             self.messages += 1
             let word = FaultPlan.firstWord(message.bytes)
             words[word, default: 0] += 1
-            if let pick = chaosPick, pick.step == self.messages, armed == nil, !word.isEmpty {
+            let point = "after \(FaultPlan.quoted(message.bytes))"
+            if let pick = chaosPick, pick.step == self.messages, !word.isEmpty {
                 chaosPick = nil
                 let nth = (words[word] ?? 1) > 1 ? " nth=\(words[word] ?? 1)" : ""
                 if let rule = chaosRule(pick.name, selectors: "conn=\(connection) match=^\(FaultPlan.regexQuoted(word))\(nth)") {
-                    armed = (rule, "after \(FaultPlan.quoted(message.bytes))", true)
+                    armed.append((rule, point, true))
                 }
             }
             for (index, rule) in rules.enumerated() where rule.matches(message.bytes) {
                 selected[index] += 1
                 if let nth = rule.nth, selected[index] != nth { continue }
-                if let probability = rule.probability, random.unit() >= probability { continue }
-                let point = "on \(FaultPlan.quoted(message.bytes)) from the client"
+                guard chance(rule.probability) else { continue }
                 if rule.direction == .clientToServer {
-                    if immediate == nil { immediate = firing(rule, point: point) }
+                    if immediate == nil { immediate = firing(rule, point: "on \(FaultPlan.quoted(message.bytes)) from the client") }
                     continue
                 }
-                if armed == nil {
-                    armed = (rule, "after \(FaultPlan.quoted(message.bytes))", false)
-                }
+                armed.append((rule, point, false))
             }
         }
     }
 
     /// The line ending of `reply=` texts: the session's protocol's.
     public var lineEnding: [UInt8] {
-        LineEnding.standard(for: ProtocolDetector.detect(serverPort: serverPort, client: [], server: Array(serverSeen.prefix(512)))).bytes
+        LineEnding.standard(for: currentProtocol(client: [])).bytes
     }
 
-    /// Server bytes arrived: the fault that fires instead of forwarding them, if any.
-    public mutating func serverBytes(_ bytes: [UInt8]) -> FaultPlan.Firing? {
+    private func currentProtocol(client: [UInt8]) -> WireProtocol {
+        ProtocolDetector.detect(serverPort: serverPort, client: Array(client.prefix(512)), server: Array(serverSeen.prefix(512)))
+    }
+
+    /// A fault that fired, with what the proxy must do.
+    public struct Decision: Sendable, Equatable {
+        /// Each fault applied here, for the log.
+        public var firings: [FaultPlan.Firing]
+        public var steps: [LiveFaultStep]
+    }
+
+    /// Server bytes arrived: nil to forward them as they are, or the faults that fire on them
+    /// and what becomes of the bytes.
+    public mutating func serverBytes(_ bytes: [UInt8]) -> Decision? {
         guard isActive else { return nil }
-        if !openingDone {
-            openingDone = true
-            for rule in rules where rule.expression == nil && rule.action != .refuse {
-                if let probability = rule.probability, random.unit() >= probability { continue }
-                return firing(rule, point: "before the first server message")
-            }
-            if let pick = chaosPick, pick.step == 0, let rule = chaosRule(pick.name, selectors: "conn=\(connection)") {
-                chaosPick = nil
-                return firing(rule, point: "before the first server message", chaos: true)
-            }
-        }
-        if let armed {
-            self.armed = nil
-            return firing(armed.rule, point: armed.point, chaos: armed.chaos)
-        }
+        let position = serverBytesRead
+        serverBytesRead += bytes.count
         if framer == nil {
             serverSeen += bytes.prefix(max(0, 4096 - serverSeen.count))
         } else if var framer {
             _ = framer.serverBytes(bytes)
             self.framer = framer
         }
-        return nil
+        var here: [(rule: FaultRule, point: String, chaos: Bool)] = []
+        if !openingDone {
+            openingDone = true
+            let point = "before the first server message"
+            for (index, rule) in rules.enumerated() where rule.expression == nil && rule.after == nil && rule.at == nil && rule.action != .refuse {
+                fired[index] = true
+                if chance(rule.probability) { here.append((rule, point, false)) }
+            }
+            if let pick = chaosPick, pick.step == 0 {
+                chaosPick = nil
+                if let rule = chaosRule(pick.name, selectors: "conn=\(connection)") { here.append((rule, point, true)) }
+            }
+        }
+        here += armed
+        armed = []
+        var cut = 0
+        if here.isEmpty {
+            // `after=`: the first rule whose count falls in these bytes cuts them there.
+            for (index, rule) in rules.enumerated() where !fired[index] && rule.expression == nil {
+                guard let threshold = rule.after, threshold < position + bytes.count || threshold <= position else { continue }
+                fired[index] = true
+                guard chance(rule.probability) else { continue }
+                cut = max(0, threshold - position)
+                here.append((rule, "after \(threshold) server bytes", false))
+                break
+            }
+        }
+        guard !here.isEmpty || pendingDelay > 0 else { return nil }
+        var decision = Decision(firings: [], steps: [])
+        if cut > 0 { decision.steps.append(.forward(Array(bytes.prefix(cut)), delay: 0)) }
+        apply(here, to: Array(bytes.dropFirst(cut)), into: &decision)
+        return decision
+    }
+
+    /// The faults of one point, in the order given, over the server bytes they find there.
+    private mutating func apply(_ faults: [(rule: FaultRule, point: String, chaos: Bool)], to bytes: [UInt8], into decision: inout Decision) {
+        var rest: [UInt8]? = bytes
+        var delay = pendingDelay
+        pendingDelay = 0
+        func notForwarded(_ bytes: [UInt8]) -> String {
+            bytes.isEmpty ? "" : "the server's \(bytes.count) bytes read and not forwarded: \(Escaped.text(Array(bytes.prefix(200))))"
+        }
+        for fault in faults {
+            let firing = firing(fault.rule, point: fault.point, chaos: fault.chaos)
+            decision.firings.append(firing)
+            let name = fault.chaos ? "chaos" : fault.rule.text
+            func injected(_ detail: String) -> InjectedFault {
+                InjectedFault(rule: name, action: fault.rule.action.name, detail: detail.isEmpty ? nil : detail)
+            }
+            switch fault.rule.action {
+            case .reset, .close:
+                decision.steps.append(.end(injected(notForwarded(rest ?? [])), reset: fault.rule.action == .reset))
+                return
+            case .stall:
+                decision.steps += [.mark(injected(notForwarded(rest ?? []))), .stall]
+                return
+            case .reply(let text):
+                decision.steps += [.mark(injected(notForwarded(rest ?? []))), .answer(Array(text.utf8) + lineEnding, delay: delay)]
+                delay = 0
+                rest = nil
+            case .drop:
+                decision.steps.append(.mark(injected(notForwarded(rest ?? []))))
+                rest = nil
+            case .delay(let extra):
+                decision.steps.append(.mark(injected("the server's next bytes held \(FaultRule.durationText(extra)) longer")))
+                delay += extra
+            case .truncate:
+                let half = Array((rest ?? []).prefix(max(1, (rest ?? []).count / 2)))
+                let dropped = Array((rest ?? []).dropFirst(half.count))
+                decision.steps.append(.mark(injected("\(half.count) bytes forwarded, then nothing; " + notForwarded(dropped))))
+                if !half.isEmpty { decision.steps.append(.forward(half, delay: delay)) }
+                decision.steps.append(.stall)
+                return
+            case .slow(let rate):
+                decision.steps += [.mark(injected("at most \(rate) bytes per second from here on")), .shape(rate: rate, slice: nil)]
+            case .slice(let size):
+                decision.steps += [.mark(injected("server writes cut into \(size)-byte pieces from here on")), .shape(rate: nil, slice: size)]
+            case .refuse:
+                continue
+            }
+        }
+        if let rest, !rest.isEmpty {
+            decision.steps.append(.forward(rest, delay: delay))
+        } else if rest != nil {
+            // Nothing to hold here (a point with no bytes after the cut): the next bytes are held.
+            pendingDelay = delay
+        }
+    }
+
+    /// The `at=` rules of this connection: nanoseconds after the open, with the index
+    /// `fireTimed` takes, earliest first.
+    public var timedRules: [(at: Int64, rule: Int)] {
+        rules.enumerated().compactMap { index, rule in rule.at.map { ($0, index) } }.sorted { $0.at < $1.at }
+    }
+
+    /// An `at=` rule's time came: the fault (reset or close), unless its odds say no or the
+    /// connection's plan fired it already.
+    public mutating func fireTimed(_ index: Int) -> FaultPlan.Firing? {
+        guard rules.indices.contains(index), !fired[index] else { return nil }
+        fired[index] = true
+        let rule = rules[index]
+        guard chance(rule.probability) else { return nil }
+        return firing(rule, point: "at \(FaultRule.durationText(rule.at ?? 0)) into the connection")
+    }
+
+    private mutating func chance(_ probability: Double?) -> Bool {
+        guard let probability else { return true }
+        return random.unit() < probability
     }
 
     private func firing(_ rule: FaultRule, point: String, chaos: Bool = false) -> FaultPlan.Firing {
@@ -151,30 +261,23 @@ public struct LiveFaultPlan: Sendable {
                          reproduce: FaultPlan.reproducing(rule, connection: connection), rule: chaos ? "chaos" : rule.text)
     }
 
-    /// The rule a chaos pick stands for; a reply comes from the protocol's own failures.
+    /// The rule a chaos pick stands for, its parameters drawn (a reply from the protocol's own failures).
     private mutating func chaosRule(_ name: String, selectors: String) -> FaultRule? {
-        var action = name
-        if name == "reply" {
-            let proto = ProtocolDetector.detect(serverPort: serverPort, client: [], server: Array(serverSeen.prefix(512)))
-            guard let replies = FaultChaos.errorReplies[proto], !replies.isEmpty else { return nil }
-            action = "reply=" + replies[Int(random.next() % UInt64(replies.count))]
-        }
-        return try? FaultRule(selectors + " " + action)
+        guard let action = FaultChaos.action(named: name, for: currentProtocol(client: []), using: &random) else { return nil }
+        return try? FaultRule(selectors + " " + action.ruleText)
     }
 }
 
 extension FaultRule {
-    /// On `record`, only actions that end the live connection are carried out so far.
+    /// What `record --fault` cannot do: `dir=c2s` keeps the client's message from the server,
+    /// so only the actions that answer in the server's place go with it.
     public func checkForRecord() throws(FaultRuleError) {
+        guard direction == .clientToServer else { return }
         switch action {
-        case .refuse:
-            return
         case .reset, .close, .reply, .drop, .stall:
-            guard after == nil, at == nil else {
-                throw FaultRuleError(rule: text, word: after != nil ? "after=" : "at=", expected: "on record: conn=, every=, match=, nth=, p= (after= and at= work on replay)")
-            }
+            return
         default:
-            throw FaultRuleError(rule: text, word: action.ruleText, expected: "on record: reset, close, reply=TEXT, drop, stall or refuse (the other actions work on replay)")
+            throw FaultRuleError(rule: text, word: action.ruleText, expected: "with dir=c2s: reset, close, reply=TEXT, drop or stall (the client's message is kept from the server; the others shape the server's bytes)")
         }
     }
 }

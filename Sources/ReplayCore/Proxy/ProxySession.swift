@@ -40,9 +40,19 @@ final class ProxySession {
     /// `dir=c2s`: nothing the client sends reaches the server).
     private var stalled = false
     private var clientStalled = false
+    /// Server bytes a `delay=`, `slow=` or `slice=` fault holds or paces on their way to the client.
+    private var outbox = PacedOutbox()
+    private var outboxTimer: Scheduled<Void>?
+    /// What must wait until the client has been sent every byte the outbox holds: the server's
+    /// FIN or RST, an injected ending. Run in order once the outbox is empty.
+    private var afterOutbox: [() -> Void] = []
+    /// The `at=` rules' timers.
+    private var timedFaults: [Scheduled<Void>] = []
 
     /// Client bytes read ahead while the upstream connects; beyond this, TCP holds the client back.
     static let readAheadLimit = 64 * 1024
+    /// Server bytes the outbox may hold; beyond this the server is not read (TCP holds it back).
+    static let outboxLimit = 64 * 1024
     /// How long the client's last bytes are waited for after a connect failure. Bytes that had
     /// arrived are readable at once; this only bounds the wait when there are none.
     static let drainGrace: TimeAmount = .milliseconds(20)
@@ -96,6 +106,7 @@ final class ProxySession {
                             now: Self.now()))
             return
         }
+        startTimedFaults()
         if cancelUpstream {
             // Stopped before the attempt began: the upstream side is over without one.
             upstreamFailed(ChannelError.ioOnClosedChannel)
@@ -151,28 +162,17 @@ final class ProxySession {
                 return
             } else if side == .client {
                 self.faults = faults
-            } else if let firing = faults.serverBytes(bytes) {
-                // The server's reply is kept out of the client's way: it goes into the fault's record.
-                logger.warning("\(firing.logLine)")
-                let detail = "the server's \(bytes.count) bytes read and not forwarded: \(Escaped.text(Array(bytes.prefix(200))))"
-                let fault = InjectedFault(rule: firing.rule, action: firing.action.name, detail: detail)
-                switch firing.action {
-                case .reset, .close:
-                    self.faults = nil
-                    run(tap.injected(fault, reset: firing.action == .reset, now: Self.now()))
-                case .reply(let text):
-                    self.faults = faults
-                    answerClient(Array(text.utf8) + faults.lineEnding, fault: fault, now: Self.now())
-                default:
-                    // drop: these bytes are swallowed; stall: and every later server byte.
-                    self.faults = faults
-                    record(tap.marker(.fault(fault), now: Self.now()))
-                    if firing.action == .stall { stalled = true }
-                }
+            } else if let decision = faults.serverBytes(bytes) {
+                self.faults = faults
+                carryOut(decision)
                 return
             } else {
                 self.faults = faults
             }
+        }
+        if side == .server, outbox.isEngaged {
+            toClient(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [], delay: 0)
+            return
         }
         let event = tap.read(buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [], from: side, now: Self.now())
         record(event)
@@ -197,23 +197,118 @@ final class ProxySession {
             faults = nil
             run(tap.injected(fault, reset: firing.action == .reset, now: now))
         case .reply(let text):
-            answerClient(Array(text.utf8) + (faults?.lineEnding ?? [0x0D, 0x0A]), fault: fault, now: now)
-            client?.flush()
+            record(tap.marker(.fault(fault), now: now))
+            toClient(Array(text.utf8) + (faults?.lineEnding ?? [0x0D, 0x0A]), delay: 0)
         default:
             record(tap.marker(.fault(fault), now: now))
             if firing.action == .stall { clientStalled = true }
         }
     }
 
-    /// A `reply=` fault: the client gets `reply` in the server's place. The cassette holds the
-    /// fault, then `reply` as what the server side sent: what the client got, so a replay gives the same.
-    private func answerClient(_ reply: [UInt8], fault: InjectedFault, now: Int64) {
-        record(tap.marker(.fault(fault), now: now))
-        record(tap.read(reply, from: .server, now: now))
+    /// Carries out what a fault made of the server's bytes (`LiveFaultPlan.serverBytes`).
+    private func carryOut(_ decision: LiveFaultPlan.Decision) {
+        for firing in decision.firings { logger.warning("\(firing.logLine)") }
+        for step in decision.steps {
+            switch step {
+            case .forward(let bytes, let delay), .answer(let bytes, let delay):
+                toClient(bytes, delay: delay)
+            case .mark(let fault):
+                record(tap.marker(.fault(fault), now: Self.now()))
+            case .shape(let rate, let slice):
+                outbox.shape(rate: rate, slice: slice)
+            case .stall:
+                stalled = true
+            case .end(let fault, let reset):
+                faults = nil
+                afterClientIsSent { $0.run($0.tap.injected(fault, reset: reset, now: Self.now())) }
+            }
+        }
+    }
+
+    /// Server-side bytes for the client (the server's, or a fault's in its place): recorded as
+    /// what the server side sent when they go out, since that is what the client got. Through
+    /// the outbox when a fault holds or paces them.
+    private func toClient(_ bytes: [UInt8], delay: Int64) {
+        guard !bytes.isEmpty else { return }
+        if delay > 0 || outbox.isEngaged {
+            outbox.add(bytes, now: Self.now(), delay: delay)
+            pumpOutbox()
+            return
+        }
+        record(tap.read(bytes, from: .server, now: Self.now()))
         guard let client else { return }
-        var out = client.channel?.allocator.buffer(capacity: reply.count) ?? ByteBuffer()
-        out.writeBytes(reply)
+        var out = client.channel?.allocator.buffer(capacity: bytes.count) ?? ByteBuffer()
+        out.writeBytes(bytes)
         client.write(out)
+        client.flush()
+    }
+
+    /// Writes what the outbox has due, runs what waited for it to empty, and comes back when
+    /// the next write is due. Resumes a server read held while the outbox was full.
+    private func pumpOutbox() {
+        outboxTimer?.cancel()
+        outboxTimer = nil
+        let now = Self.now()
+        let due = outbox.takeDue(now: now)
+        for bytes in due {
+            record(tap.read(bytes, from: .server, now: now))
+            guard let client else { continue }
+            var out = client.channel?.allocator.buffer(capacity: bytes.count) ?? ByteBuffer()
+            out.writeBytes(bytes)
+            client.write(out)
+        }
+        if !due.isEmpty { client?.flush() }
+        if outbox.isEmpty { runAfterOutbox() }
+        if let next = outbox.nextDue {
+            let session = NIOLoopBound(self, eventLoop: eventLoop)
+            outboxTimer = eventLoop.scheduleTask(deadline: NIODeadline.uptimeNanoseconds(UInt64(max(0, next)))) { session.value.pumpOutbox() }
+        }
+        if outbox.queuedBytes < Self.outboxLimit, client?.isWritable == true {
+            runGate(gate.becameWritable(.client))
+        }
+    }
+
+    private func runAfterOutbox() {
+        while !afterOutbox.isEmpty {
+            afterOutbox.removeFirst()()
+        }
+    }
+
+    /// Runs `work` now, or once every byte the outbox holds has been sent to the client.
+    private func afterClientIsSent(_ work: @escaping (ProxySession) -> Void) {
+        if outbox.isEmpty {
+            work(self)
+        } else {
+            afterOutbox.append { [self] in work(self) }
+        }
+    }
+
+    /// The client is gone or the proxy stops: what the outbox holds cannot be delivered.
+    private func abandonOutbox() {
+        guard !outbox.isEmpty || !afterOutbox.isEmpty else { return }
+        outboxTimer?.cancel()
+        outboxTimer = nil
+        outbox.discard()
+        runAfterOutbox()
+    }
+
+    /// `at=` rules: reset or close the connection that long after it was accepted.
+    private func startTimedFaults() {
+        guard let faults else { return }
+        let session = NIOLoopBound(self, eventLoop: eventLoop)
+        for (at, index) in faults.timedRules {
+            timedFaults.append(eventLoop.scheduleTask(in: .nanoseconds(at)) { session.value.fireTimed(index) })
+        }
+    }
+
+    private func fireTimed(_ index: Int) {
+        guard var faults, let firing = faults.fireTimed(index) else { return }
+        self.faults = nil
+        logger.warning("\(firing.logLine)")
+        let fault = InjectedFault(rule: firing.rule, action: firing.action.name, detail: firing.point)
+        // A time is a time: what a delay still holds is not waited for.
+        abandonOutbox()
+        run(tap.injected(fault, reset: firing.action == .reset, now: Self.now()))
     }
 
     func readComplete(from side: ProxySide) {
@@ -234,26 +329,46 @@ final class ProxySession {
         run(tap.clientDrained(now: Self.now()))
     }
 
+    // The server's ending waits behind the bytes the outbox still owes the client; the
+    // client's ending makes them undeliverable.
+
     func inputClosed(_ side: ProxySide) {
+        if side == .server, !outbox.isEmpty {
+            afterOutbox.append { [self] in run(tap.inputClosed(.server, now: Self.now())) }
+            return
+        }
         run(tap.inputClosed(side, now: Self.now()))
     }
 
     func failed(_ side: ProxySide, error: any Error) {
         logger.debug("\(side.rawValue) side failed: \(error)")
+        if side == .server, !outbox.isEmpty {
+            afterOutbox.append { [self] in run(tap.failed(.server, now: Self.now())) }
+            return
+        }
+        if side == .client { abandonOutbox() }
         run(tap.failed(side, now: Self.now()))
     }
 
     func inactive(_ side: ProxySide) {
+        if side == .server, !outbox.isEmpty {
+            afterOutbox.append { [self] in run(tap.inactive(.server, now: Self.now())) }
+            return
+        }
+        if side == .client { abandonOutbox() }
         run(tap.inactive(side, now: Self.now()))
     }
 
     /// `side`'s channel wants to read: the gate lets it through or holds it.
     func readRequested(_ side: ProxySide) {
-        runGate(gate.readRequested(side, partnerWritable: glue(side.partner)?.isWritable ?? false))
+        var partnerWritable = glue(side.partner)?.isWritable ?? false
+        if side == .server, outbox.queuedBytes >= Self.outboxLimit { partnerWritable = false }
+        runGate(gate.readRequested(side, partnerWritable: partnerWritable))
     }
 
     /// `side` can take writes again: resume the held read on the other side.
     func becameWritable(_ side: ProxySide) {
+        if side == .client, outbox.queuedBytes >= Self.outboxLimit { return }
         runGate(gate.becameWritable(side))
     }
 
@@ -270,6 +385,7 @@ final class ProxySession {
             stopRequested = true
             return
         }
+        abandonOutbox()
         run(tap.stop(now: Self.now()))
     }
 
@@ -313,6 +429,10 @@ final class ProxySession {
                 }
             case .finished(let summary):
                 logger.info("\(summary.line)")
+                for timer in timedFaults { timer.cancel() }
+                timedFaults = []
+                outboxTimer?.cancel()
+                outboxTimer = nil
                 client?.session = nil
                 server?.session = nil
                 client = nil
