@@ -134,5 +134,52 @@ extension HeavyTests.ReplayEngineEndToEnd {
             let session = try #require(try Cassette.load(path: cassette).sessions.first)
             #expect(faults(session).map(\.action) == ["close"])
         }
+
+        @Test("slow= on record holds a fast server back: what waits stays bounded, every byte arrives in order",
+              .timeLimit(.minutes(2)))
+        func slowedConnectionHoldsTheServerBack() async throws {
+            // A server that sends 16 MiB as fast as it can (a small send buffer, so that what it has
+            // sent is what the proxy took), and says when its last byte was taken.
+            let server = try ChildProcess("python3", ["-c", """
+            import socket, sys, time
+            listener = socket.socket(); listener.bind(("127.0.0.1", 0)); listener.listen(1)
+            print(listener.getsockname()[1], flush=True)
+            connection, _ = listener.accept()
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+            data = bytes(range(256)) * 65536
+            start = time.monotonic()
+            connection.sendall(data)
+            print("sent", round(time.monotonic() - start, 3), flush=True)
+            connection.close()
+            """])
+            defer { server.stop() }
+            let serverPort = try #require(Int(try await server.waitForStdout(containing: "\n").trimmingCharacters(in: .whitespacesAndNewlines)))
+            let directory = try TestPaths.temporaryDirectory("record-slow-bound")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let (recorder, port) = try await ReplaydProcess.record(upstream: serverPort, to: directory + "/bulk.cassette",
+                                                                 ["--fault", "slow=8000000", "--no-redact"])
+            defer { recorder.stop() }
+            let client = try ChildProcess("python3", ["-c", """
+            import hashlib, socket, time
+            s = socket.create_connection(("127.0.0.1", \(port)), timeout=20)
+            start = time.monotonic(); digest = hashlib.sha256(); total = 0
+            while True:
+                chunk = s.recv(65536)
+                if not chunk: break
+                digest.update(chunk); total += len(chunk)
+            print(total, digest.hexdigest() == hashlib.sha256(bytes(range(256)) * 65536).hexdigest(), round(time.monotonic() - start, 3))
+            """])
+            _ = try await client.wait(timeout: 60)
+            _ = try await server.wait(timeout: 10)
+            let got = client.stdout.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            #expect(got.count == 3 && got[0] == "16777216" && got[1] == "True", "\(client.stdout)\(client.stderr)")
+            let clientSeconds = Double(got.last ?? "") ?? 0
+            let serverSeconds = Double(server.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            // 16 MiB at 8 MB/s: about 2 s. Unbounded, the proxy would take it all in a fraction
+            // of that; bounded, the server finishes only when what is left fits the kernel's buffers.
+            #expect(clientSeconds >= 1.8, "\(client.stdout)")
+            #expect(serverSeconds >= clientSeconds * 0.4, "server done after \(serverSeconds) s, client after \(clientSeconds) s")
+            #expect(try await ReplaydProcess.finish(recorder) == 0, "\(recorder.stderr)")
+        }
     }
 }
