@@ -75,9 +75,10 @@ private struct StalledDownload {
             host: "127.0.0.1", port: 0,
             dispenser: SessionDispenser(sessions: [BigDownload.session()], loop: false),
             options: options,
-            logger: Logger(label: "replay-backpressure") { _ in SwiftLogNoOpLogHandler() })
+            logger: Logger(label: "replay-backpressure") { _ in SwiftLogNoOpLogHandler() },
+            measuresQueuedOutput: true)
         defer { Task { await server.stop() } }
-        let gauge = server.queuedOutput
+        let gauge = try #require(server.queuedOutput)
         let client = try ReplayTestClient(port: server.localAddress.port ?? 0)
         client.send(BigDownload.request)
 

@@ -137,7 +137,7 @@ public struct ConversationCursor: Sendable {
         let depth = set.index.nodes[node].depth
         var level: MatchLevel
         var bucket: [Int]
-        if let exact = set.index.nodes[node].byExact[key.exact], let first = exact.first, kind(of: first, at: depth) == key.kind {
+        if let exact = set.index.nodes[node].byExact[HashedBytes(key.exact)], let first = exact.first, kind(of: first, at: depth) == key.kind {
             (level, bucket) = (.exact, exact)
         } else if !set.index.nodes[node].withWildcards.isEmpty, let wildcarded = wildcardMatches(set.index.nodes[node], key: key, live: live) {
             (level, bucket) = (.exact, wildcarded)

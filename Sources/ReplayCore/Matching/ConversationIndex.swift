@@ -24,7 +24,7 @@ public struct ConversationIndex: Sendable {
         public var byKind: [String: [Int]] = [:]
         /// Keyed by `contentKey(kind:content:)`.
         public var byContent: [String: [Int]] = [:]
-        public var byExact: [[UInt8]: [Int]] = [:]
+        public var byExact: [HashedBytes: [Int]] = [:]
         /// Conversations whose next message has bytes the recording does not know, or is a pattern.
         public var withWildcards: [Int] = []
 
@@ -75,7 +75,7 @@ public struct ConversationIndex: Sendable {
                 if exchange.request?.pattern == nil {
                     nodes[node].byKind[exchange.key.kind, default: []].append(index)
                     nodes[node].byContent[Self.contentKey(exchange.key), default: []].append(index)
-                    nodes[node].byExact[exchange.key.exact, default: []].append(index)
+                    nodes[node].byExact[HashedBytes(exchange.key.exact), default: []].append(index)
                 }
                 // A hand-written pattern matches only by itself: `C: RCPT TO:/.*@example\.org>/`
                 // must not answer another recipient because the kind is the same.

@@ -22,7 +22,9 @@ public final class MessageKeyCache: Sendable {
             self.bytes = bytes
             var hasher = Hasher()
             hasher.combine(proto)
-            hasher.combine(bytes)
+            // One pass over the memory, not a hasher call per byte.
+            hasher.combine(bytes.count)
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
             hash = hasher.finalize()
         }
 

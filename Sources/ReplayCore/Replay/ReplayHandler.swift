@@ -28,11 +28,12 @@ final class ReplayHandler: ChannelInboundHandler {
     /// The session a byte-count plan replays (the others follow the cursor's choice).
     private let planSession: Int?
     private let reports: ReplayReportLog?
-    private let queuedOutput: ReplayOutputGauge
+    /// Counts queued output when a test measures it (a promise per write; nil otherwise).
+    private let queuedOutput: ReplayOutputGauge?
     private var context: ChannelHandlerContext?
     private var wakeup: Scheduled<Void>?
-    /// The last write, so that closing never cuts off bytes still queued behind it.
-    private var lastWrite: EventLoopFuture<Void>?
+    /// Whether anything was written: an ending then waits for the writes before it.
+    private var wrote = false
     /// Actions still to carry out, in the machine's order. A write can report a writability
     /// change from inside `writeAndFlush`; the actions the machine answers with then wait here
     /// behind the ones already being carried out instead of overtaking them.
@@ -47,7 +48,7 @@ final class ReplayHandler: ChannelInboundHandler {
     private var reported = false
     private var client: SocketAddress?
 
-    init(plan: ReplayPlan, options: ReplayOptions, connection: Int, queuedOutput: ReplayOutputGauge, logger: Logger) {
+    init(plan: ReplayPlan, options: ReplayOptions, connection: Int, queuedOutput: ReplayOutputGauge?, logger: Logger) {
         self.machine = ConnectionReplayer(plan: plan, options: options, connection: connection, session: nil, writesMayBlock: true)
         self.queuedOutput = queuedOutput
         self.logger = logger
@@ -56,7 +57,7 @@ final class ReplayHandler: ChannelInboundHandler {
         self.planSession = plan.sessionID
     }
 
-    init(replayer: ConnectionReplayer, queuedOutput: ReplayOutputGauge, reports: ReplayReportLog?, logger: Logger) {
+    init(replayer: ConnectionReplayer, queuedOutput: ReplayOutputGauge?, reports: ReplayReportLog?, logger: Logger) {
         self.machine = replayer
         self.queuedOutput = queuedOutput
         self.logger = logger
@@ -160,13 +161,17 @@ final class ReplayHandler: ChannelInboundHandler {
         switch action {
         case .send(let bytes):
             let buffer = context.channel.allocator.buffer(bytes: bytes)
+            wrote = true
+            guard let gauge = queuedOutput else {
+                // No promise: an ending waits for the writes through an empty write of its own.
+                context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+                return
+            }
             let promise = context.eventLoop.makePromise(of: Void.self)
             // Counted until the kernel has taken every byte (or the write failed).
-            let gauge = queuedOutput
             gauge.add(bytes.count)
             promise.futureResult.assumeIsolated().whenComplete { _ in gauge.remove(bytes.count) }
             context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
-            lastWrite = promise.futureResult
         case .halfClose:
             // After the queued writes: once the client has half-closed, NIO turns an output
             // close into a full close that drops whatever is still queued.
@@ -221,11 +226,14 @@ final class ReplayHandler: ChannelInboundHandler {
         }
     }
 
-    /// Runs `body` once every write so far has completed (or failed).
+    /// Runs `body` once every write so far has completed (or failed): writes complete in order,
+    /// so an empty write's promise completes after every write before it.
     private func afterWrites(_ body: @escaping (ChannelHandlerContext) -> Void) {
         guard let context else { return }
-        guard let lastWrite else { return body(context) }
-        lastWrite.assumeIsolated().whenComplete { _ in
+        guard wrote else { return body(context) }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
+        promise.futureResult.assumeIsolated().whenComplete { _ in
             guard let context = self.context else { return }
             body(context)
         }

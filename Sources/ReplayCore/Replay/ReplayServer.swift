@@ -7,8 +7,9 @@ import NIOPosix
 public final class ReplayServer: Sendable {
     /// The address actually bound (with the real port when port 0 was asked for).
     public let localAddress: SocketAddress
-    /// Server bytes handed to NIO and not yet taken by the kernel, over all connections.
-    public let queuedOutput: ReplayOutputGauge
+    /// Server bytes handed to NIO and not yet taken by the kernel, over all connections; kept
+    /// only when asked for at start (`measuresQueuedOutput`), since it costs a promise per write.
+    public let queuedOutput: ReplayOutputGauge?
     private let channel: any Channel
 
     /// Write-buffer water marks of every accepted connection: a connection stops taking chunks
@@ -17,7 +18,7 @@ public final class ReplayServer: Sendable {
     /// stalled client costs a few hundred kilobytes whatever the session holds.
     public static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 256 * 1024)
 
-    private init(channel: any Channel, localAddress: SocketAddress, queuedOutput: ReplayOutputGauge) {
+    private init(channel: any Channel, localAddress: SocketAddress, queuedOutput: ReplayOutputGauge?) {
         self.channel = channel
         self.localAddress = localAddress
         self.queuedOutput = queuedOutput
@@ -31,9 +32,10 @@ public final class ReplayServer: Sendable {
         dispenser: SessionDispenser,
         options: ReplayOptions,
         logger: Logger,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        measuresQueuedOutput: Bool = false
     ) async throws -> ReplayServer {
-        try await start(host: host, port: port, logger: logger, group: group) { channel, queuedOutput in
+        try await start(host: host, port: port, logger: logger, group: group, measuresQueuedOutput: measuresQueuedOutput) { channel, queuedOutput in
             switch dispenser.next() {
             case .session(let connection, let plan):
                 return ReplayHandler(plan: plan, options: options, connection: connection, queuedOutput: queuedOutput, logger: logger)
@@ -49,9 +51,10 @@ public final class ReplayServer: Sendable {
         port: Int,
         source: ReplaySource,
         logger: Logger,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        measuresQueuedOutput: Bool = false
     ) async throws -> ReplayServer {
-        try await start(host: host, port: port, logger: logger, group: group) { channel, queuedOutput in
+        try await start(host: host, port: port, logger: logger, group: group, measuresQueuedOutput: measuresQueuedOutput) { channel, queuedOutput in
             switch source.next(writesMayBlock: true) {
             case .replay(let replayer, _):
                 return ReplayHandler(replayer: replayer, queuedOutput: queuedOutput, reports: source.reports, logger: logger)
@@ -73,9 +76,10 @@ public final class ReplayServer: Sendable {
         port: Int,
         logger: Logger,
         group: any EventLoopGroup,
-        makeHandler: @escaping @Sendable (any Channel, ReplayOutputGauge) -> any ChannelHandler
+        measuresQueuedOutput: Bool,
+        makeHandler: @escaping @Sendable (any Channel, ReplayOutputGauge?) -> any ChannelHandler
     ) async throws -> ReplayServer {
-        let queuedOutput = ReplayOutputGauge()
+        let queuedOutput = measuresQueuedOutput ? ReplayOutputGauge() : nil
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
