@@ -163,8 +163,44 @@ struct FaultTimedReplayTests {
         let fired = replayer.timerFired(at: start + 2_000_000_000)
         #expect(fired.contains(.reset), "\(fired)")
         #expect(fired.contains { if case .note(let note) = $0 { return note.message.contains("reset at 2s into the connection (reproduce: --fault \"conn=1 at=2s reset\")") } else { return false } })
-        #expect(throws: FaultRuleError.self) { try FaultRule("at=2s reply=421 bye") }
+        #expect(throws: FaultRuleError.self) { try FaultRule("at=2s refuse") }
         #expect(throws: FaultRuleError.self) { try FaultRule("at=2s match=^A reset") }
+    }
+
+    func replayer(_ rule: String) throws -> ConnectionReplayer {
+        let session = ScriptedSession.lines([("EHLO x\r\n", "250 mx\r\n")], proto: .smtp)
+        let set = ConversationSet(cassettes: [("t.cassette", [session])])
+        let settings = FaultSettings(rules: [try FaultRule(rule)], chaos: nil, seed: 1)
+        return ConnectionReplayer(set: set, mode: .similar, policy: .error, options: ReplayOptions(), connection: 1,
+                                  writesMayBlock: false, faults: settings.plan(connection: 1))
+    }
+
+    @Test func atAStallSilencesWhatWasStillToCome() throws {
+        var replayer = try replayer("at=50ms stall")
+        let start: Int64 = 1_000_000_000
+        _ = replayer.connected(at: start)
+        let stalled = replayer.timerFired(at: start + 50_000_000)
+        #expect(stalled.contains { if case .note(let note) = $0 { return note.message.contains("stall at 50ms into the connection") } else { return false } })
+        // The banner was due at 100 ms: it never goes, nor any reply.
+        var sent = replayer.timerFired(at: start + 200_000_000)
+        sent += replayer.clientData(utf8("EHLO y\r\n"), count: 8, at: start + 300_000_000)
+        sent += replayer.timerFired(at: start + 400_000_000)
+        #expect(!sent.contains { if case .send = $0 { return true } else { return false } }, "\(sent)")
+        #expect(!replayer.isFinished, "held open")
+    }
+
+    @Test func atWithAReplyChangesTheNextReplyWorkedOut() throws {
+        var replayer = try replayer("at=50ms reply=554 5.3.2 Busy")
+        let start: Int64 = 1_000_000_000
+        _ = replayer.connected(at: start)
+        #expect(replayer.timerFired(at: start + 50_000_000).allSatisfy { if case .note = $0 { return false } else { return true } },
+                "armed, not reported yet")
+        // The banner was already on its way: it goes as recorded; the EHLO's reply is the fault's.
+        #expect(replayer.timerFired(at: start + 100_000_000).contains(.send(utf8("220 mx ESMTP\r\n"))))
+        var actions = replayer.clientData(utf8("EHLO y\r\n"), count: 8, at: start + 200_000_000)
+        actions += replayer.timerFired(at: start + 400_000_000)
+        #expect(actions.contains(.send(utf8("554 5.3.2 Busy\r\n"))), "\(actions)")
+        #expect(actions.contains { if case .note(let note) = $0 { return note.message.contains("at 50ms into the connection (reproduce: --fault \"conn=1 at=50ms reply=554 5.3.2 Busy\")") } else { return false } })
     }
 }
 
@@ -292,6 +328,17 @@ struct LiveFaultStepTests {
         #expect(plan.fireTimed(index)?.logLine == "fault: connection 1: close at 250ms into the connection (reproduce: --fault \"conn=1 at=250ms close\")")
         #expect(plan.fireTimed(index) == nil)
         #expect(plan.serverBytes(utf8("220 mx\r\n")) == nil, "an at= rule does not fire at the opening")
+    }
+
+    @Test func atArmsAShapingFaultForTheServersNextBytes() throws {
+        var plan = LiveFaultPlan(rules: [try FaultRule("at=1s delay=2s")], connection: 1, seed: 1, serverPort: 25)
+        #expect(plan.serverBytes(utf8("220 mx\r\n")) == nil)
+        let index = try #require(plan.timedRules.first?.rule)
+        #expect(plan.fireTimed(index)?.action == .delay(2_000_000_000))
+        plan.clientBytes(utf8("EHLO x\r\n"))
+        let decision = plan.serverBytes(utf8("250 mx\r\n"))
+        #expect(decision?.steps.last == .forward(utf8("250 mx\r\n"), delay: 2_000_000_000))
+        #expect(decision?.firings.first?.point == "at 1s into the connection")
     }
 
     @Test func chaosOnLiveTrafficDrawsFromTheWholeCatalogue() throws {

@@ -260,14 +260,23 @@ public struct FaultPlan: Sendable {
         rules.enumerated().compactMap { index, rule in rule.at.map { ($0, index) } }.sorted { $0.at < $1.at }
     }
 
-    /// An `at=` rule's time came: the fault, unless its odds say no.
+    /// An `at=` rule's time came: the fault, unless its odds say no. `reset`, `close` and
+    /// `stall` act at once (the caller carries them out); any other action waits for the next
+    /// server message and is applied (and reported) with it, as a `delay=` with none to hold does.
     public mutating func fireTimed(_ index: Int) -> Firing? {
         guard rules.indices.contains(index), !fired[index] else { return nil }
         fired[index] = true
         let rule = rules[index]
         guard chance(rule.probability) else { return nil }
-        return Firing(connection: connection, action: rule.action, point: "at \(FaultRule.durationText(rule.at ?? 0)) into the connection",
-                      reproduce: Self.reproducing(rule, connection: connection), rule: rule.text)
+        let firing = Firing(connection: connection, action: rule.action, point: "at \(FaultRule.durationText(rule.at ?? 0)) into the connection",
+                            reproduce: Self.reproducing(rule, connection: connection), rule: rule.text)
+        if !Self.actsAtOnce(rule.action) { pending.append((rule.action, firing)) }
+        return firing
+    }
+
+    /// The actions an `at=` rule carries out at its time; the others wait for a server message.
+    public static func actsAtOnce(_ action: FaultAction) -> Bool {
+        action == .reset || action == .close || action == .stall
     }
 
     private mutating func chance(_ probability: Double?) -> Bool {

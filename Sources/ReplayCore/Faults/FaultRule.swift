@@ -108,8 +108,8 @@ public struct FaultRule: Sendable {
         if action == .refuse, match != nil || nth != nil || after != nil {
             throw FaultRuleError(rule: text, word: "refuse", expected: "refuse acts at accept, before any message: only conn=, every= and p= go with it")
         }
-        if at != nil, match != nil || after != nil || ![FaultAction.reset, .close].contains(action) {
-            throw FaultRuleError(rule: text, word: "at=", expected: "at= ends the connection at a time: it goes with reset or close, and conn=, every=, p=")
+        if at != nil, match != nil || after != nil || action == .refuse {
+            throw FaultRuleError(rule: text, word: "at=", expected: "at= is a time into the connection: it goes with conn=, every=, p= and any action but refuse (not with match= or after=)")
         }
         if after != nil, match != nil {
             throw FaultRuleError(rule: text, word: "after=", expected: "after= counts the server's bytes from the connection's start: give it without match=")

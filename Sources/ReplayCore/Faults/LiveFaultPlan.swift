@@ -241,14 +241,17 @@ public struct LiveFaultPlan: Sendable {
         rules.enumerated().compactMap { index, rule in rule.at.map { ($0, index) } }.sorted { $0.at < $1.at }
     }
 
-    /// An `at=` rule's time came: the fault (reset or close), unless its odds say no or the
-    /// connection's plan fired it already.
+    /// An `at=` rule's time came: the fault, unless its odds say no or the connection's plan
+    /// fired it already. `reset`, `close` and `stall` act at once (the proxy carries them out);
+    /// any other action is armed for the server's next bytes and reported with them.
     public mutating func fireTimed(_ index: Int) -> FaultPlan.Firing? {
         guard rules.indices.contains(index), !fired[index] else { return nil }
         fired[index] = true
         let rule = rules[index]
         guard chance(rule.probability) else { return nil }
-        return firing(rule, point: "at \(FaultRule.durationText(rule.at ?? 0)) into the connection")
+        let point = "at \(FaultRule.durationText(rule.at ?? 0)) into the connection"
+        if !FaultPlan.actsAtOnce(rule.action) { armed.append((rule, point, false)) }
+        return firing(rule, point: point)
     }
 
     private mutating func chance(_ probability: Double?) -> Bool {

@@ -303,9 +303,20 @@ final class ProxySession {
 
     private func fireTimed(_ index: Int) {
         guard var faults, let firing = faults.fireTimed(index) else { return }
-        self.faults = nil
-        logger.warning("\(firing.logLine)")
+        // Other actions wait, armed, for the server's next bytes.
+        guard FaultPlan.actsAtOnce(firing.action) else {
+            self.faults = faults
+            return
+        }
         let fault = InjectedFault(rule: firing.rule, action: firing.action.name, detail: firing.point)
+        logger.warning("\(firing.logLine)")
+        if firing.action == .stall {
+            self.faults = faults
+            stalled = true
+            record(tap.marker(.fault(fault), now: Self.now()))
+            return
+        }
+        self.faults = nil
         // A time is a time: what a delay still holds is not waited for.
         abandonOutbox()
         run(tap.injected(fault, reset: firing.action == .reset, now: Self.now()))

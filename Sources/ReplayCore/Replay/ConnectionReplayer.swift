@@ -148,12 +148,19 @@ public struct ConnectionReplayer: Sendable {
                 return observe(machineWakeup.map { [.scheduleWakeup(at: $0)] } ?? [])
             }
             self.faults = faults
+            guard FaultPlan.actsAtOnce(firing.action) else {
+                // Armed for the next reply, which reports it; the machine's own wakeup still counts.
+                return observe(machineWakeup.map { [.scheduleWakeup(at: $0)] } ?? [])
+            }
             report.faults.append(firing.logLine)
             stoppedAnswering = true
             timedFaults = []
             let notes: [ReplayAction] = [.note(ReplayNote(.warning, firing.logLine))]
-            if firing.action == .reset { return notes + machine.end(.endedByFault("reset"), with: .reset) }
-            return notes + machine.end(.endedByFault("close"), with: .close)
+            switch firing.action {
+            case .reset: return notes + machine.end(.endedByFault("reset"), with: .reset)
+            case .stall: return observe(notes + machine.silence(at: now))
+            default: return notes + machine.end(.endedByFault("close"), with: .close)
+            }
         }
         // The machine's own wakeup came: it asks again if it needs another.
         if let asked = machineWakeup, now >= asked { machineWakeup = nil }

@@ -201,6 +201,23 @@ public struct ReplayMachine: Sendable {
         return advance(now)
     }
 
+    /// A `stall` fault at a time: the steps not carried out yet are dropped and no more come;
+    /// the connection is then silent, held as at the end of a recording.
+    public mutating func silence(at now: Int64) -> [ReplayAction] {
+        guard state != .finished else { return [] }
+        plan.steps.removeSubrange(next...)
+        reachedAt.removeSubrange(min(next, reachedAt.count)...)
+        reachedCount = min(reachedCount, next)
+        planIsComplete = true
+        var actions: [ReplayAction] = []
+        if wakeup != nil, state == .running {
+            wakeup = nil
+            actions.append(.cancelWakeup)
+        }
+        guard state == .running else { return actions }
+        return actions + advance(now)
+    }
+
     /// Ends the connection now, for a reason of the caller's (a mismatch policy), with `action`
     /// (`.close` or `.reset`) after what was already handed out.
     public mutating func end(_ outcome: ReplayOutcome, with action: ReplayAction) -> [ReplayAction] {
