@@ -162,15 +162,21 @@ public struct ConversationCursor: Sendable {
         return (choice, edge)
     }
 
+    // Exchanges are read through their buffer: an array subscript copies the whole exchange
+    // (every field retained and released) before a method or a nested field is read, which
+    // showed in the profile once per client message.
+
     private func kind(of conversation: Int, at exchange: Int) -> String {
-        set.conversations[conversation].exchanges[exchange].key.kind
+        set.conversations[conversation].exchanges.withUnsafeBufferPointer { $0[exchange].key.kind }
     }
 
     /// Whether `conversation` leaves `node` with a message that reaches `level` for `key`.
     private func follows(_ conversation: Int, node: Int, depth: Int, key: MessageKey, live: [UInt8], level: MatchLevel) -> Bool {
         guard set.index.node(before: depth, of: conversation) == node else { return false }
-        guard depth < set.conversations[conversation].exchanges.count else { return false }
-        return set.conversations[conversation].exchanges[depth].level(matching: key, live: live).map { $0 >= level } ?? false
+        return set.conversations[conversation].exchanges.withUnsafeBufferPointer { exchanges in
+            guard depth < exchanges.count else { return false }
+            return exchanges[depth].level(matching: key, live: live).map { $0 >= level } ?? false
+        }
     }
 
     private func wildcardMatches(_ node: ConversationIndex.Node, key: MessageKey, live: [UInt8]) -> [Int]? {

@@ -223,14 +223,19 @@ public struct ConnectionReplayer: Sendable {
         if choice.skipped > 0, message != nil {
             actions.append(.note(ReplayNote(.info, "client message \(step) \"\(received)\" skipped \(choice.skipped) recorded client message\(choice.skipped == 1 ? "" : "s") of session \(ref)")))
         }
-        if !unreplayableNoted, let reason = set.conversations[choice.conversation].exchanges[choice.exchange].unreplayableReason {
+        // Read through the buffer: an array subscript would copy the whole exchange per field.
+        let echoing = echoes && dialect.echoesFields && message != nil
+        let (unreplayable, recordedPieces, recordedRequest) = set.conversations[choice.conversation].exchanges.withUnsafeBufferPointer { exchanges in
+            (exchanges[choice.exchange].unreplayableReason, exchanges[choice.exchange].pieces, echoing ? exchanges[choice.exchange].request : nil)
+        }
+        if !unreplayableNoted, let reason = unreplayable {
             unreplayableNoted = true
             actions.append(.note(ReplayNote(.warning, "mismatch: connection \(report.connection), client message \(step): \(reason)")))
         }
         report.add(.init(step: step, received: received, kind: kind, result: .matched, level: choice.level,
                          session: ref, exchange: choice.exchange, skipped: choice.skipped), keep: keepsSteps)
-        var pieces = set.conversations[choice.conversation].exchanges[choice.exchange].pieces
-        if echoes, dialect.echoesFields, let message, let recorded = set.conversations[choice.conversation].exchanges[choice.exchange].request {
+        var pieces = recordedPieces
+        if echoes, dialect.echoesFields, let message, let recorded = recordedRequest {
             var source = (live: message, recorded: recorded)
             if dialect.continuesCommand(kind: kind), let anchor = echoAnchor {
                 source = anchor
