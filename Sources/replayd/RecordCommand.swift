@@ -127,11 +127,9 @@ struct RecordCommand: AsyncParsableCommand {
                     return rule
                 }
                 let names = chaosFaults.map { $0.split(separator: ",").map { String($0) } } ?? []
-                for name in names where !LiveFaultPlan.chaosCatalogue.contains(name) {
-                    throw FaultRuleError(rule: "--chaos-faults \(chaosFaults ?? "")", word: name, expected: "on record, faults from: \(LiveFaultPlan.chaosCatalogue.joined(separator: ", "))")
-                }
+                // Every fault of the catalogue works on live traffic: FaultChaos checks the names.
                 let chaos = try self.chaos.map { probability throws(FaultRuleError) in
-                    try FaultChaos(probability: probability, faults: names.isEmpty ? LiveFaultPlan.chaosCatalogue : names)
+                    try FaultChaos(probability: probability, faults: names)
                 }
                 let chosenSeed = seed ?? UInt64.random(in: 1...999_999)
                 options.faults = FaultSettings(rules: rules, chaos: chaos, seed: chosenSeed)

@@ -23,12 +23,8 @@ extension HeavyTests.ReplayEngineEndToEnd {
         }
 
         func swaks(_ port: Int, timeout: Int = 15) async throws -> (replies: [SMTPReply], output: String, seconds: Double) {
-            let started = Date()
-            let swaks = try ChildProcess("swaks", ["--server", "127.0.0.1", "--port", String(port), "--timeout", String(timeout),
-                                                   "--to", "postmaster@example.net,alice@example.net", "--from", "other@example.com", "--helo", "faulty.example"])
-            _ = try await swaks.wait(timeout: Double(timeout) + 20)
-            let lines = swaks.stdout.split(separator: "\n").filter { $0.hasPrefix("<-  ") || $0.hasPrefix("<** ") }.map { String($0.dropFirst(4)) }
-            return (SMTPReply.group(lines), swaks.stdout + swaks.stderr, Date().timeIntervalSince(started))
+            try await SMTPClients.timedSwaks(port: port, timeout: timeout,
+                                             ["--to", "postmaster@example.net,alice@example.net", "--from", "other@example.com", "--helo", "faulty.example"])
         }
 
         @Test("conn=1-2 reset, match=^RCPT nth=2 reply=..., match=^DATA stall, every=3 delay=5s",

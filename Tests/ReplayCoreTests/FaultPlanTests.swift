@@ -243,7 +243,7 @@ struct LiveFaultPlanTests {
     }
 
     @Test func chaosOnLiveTrafficIsSeeded() throws {
-        let chaos = try FaultChaos(probability: 0.5, faults: LiveFaultPlan.chaosCatalogue)
+        let chaos = try FaultChaos(probability: 0.5, faults: FaultChaos.catalogue)
         func run(_ seed: UInt64) -> [[String]] {
             (1...20).map { connection in
                 var plan = LiveFaultPlan(rules: [], connection: connection, seed: seed, serverPort: 25, chaos: chaos)

@@ -10,12 +10,7 @@ extension HeavyTests.ReplayEngineEndToEnd {
         static var canRun: Bool { ChildProcess.isInstalled("swaks") && ChildProcess.isInstalled("postfix") && getuid() == 0 }
 
         func swaks(_ port: Int, timeout: Int = 15) async throws -> (replies: [SMTPReply], output: String, seconds: Double) {
-            let started = Date()
-            let swaks = try ChildProcess("swaks", ["--server", "127.0.0.1", "--port", String(port), "--timeout", String(timeout),
-                                                   "--to", "postmaster@example.net", "--from", "other@example.com", "--helo", "shaped.example"])
-            _ = try await swaks.wait(timeout: Double(timeout) + 20)
-            let lines = swaks.stdout.split(separator: "\n").filter { $0.hasPrefix("<-  ") || $0.hasPrefix("<** ") }.map { String($0.dropFirst(4)) }
-            return (SMTPReply.group(lines), swaks.stdout + swaks.stderr, Date().timeIntervalSince(started))
+            try await SMTPClients.timedSwaks(port: port, timeout: timeout, ["--to", "postmaster@example.net", "--from", "other@example.com", "--helo", "shaped.example"])
         }
 
         /// Server-side data events of a session, with their offsets in seconds.

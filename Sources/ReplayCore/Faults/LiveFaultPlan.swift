@@ -32,8 +32,6 @@ public struct LiveFaultPlan: Sendable {
     private var messages = 0
     private var words: [String: Int] = [:]
     static let chaosSteps = 6
-    /// The faults chaos draws from on live traffic: the whole catalogue.
-    public static let chaosCatalogue = FaultChaos.catalogue
 
     public init(rules: [FaultRule], connection: Int, seed: UInt64, serverPort: Int?, chaos: FaultChaos? = nil) {
         self.connection = connection
@@ -43,7 +41,7 @@ public struct LiveFaultPlan: Sendable {
         selected = Array(repeating: 0, count: self.rules.count)
         fired = Array(repeating: false, count: self.rules.count)
         if let chaos, random.unit() < chaos.probability {
-            let names = chaos.faults.filter(Self.chaosCatalogue.contains)
+            let names = chaos.faults
             if !names.isEmpty {
                 chaosPick = (names[Int(random.next() % UInt64(names.count))], Int(random.next() % UInt64(Self.chaosSteps)))
             }

@@ -236,11 +236,16 @@ final class ProxySession {
             return
         }
         record(tap.read(bytes, from: .server, now: Self.now()))
+        write(bytes)
+        client?.flush()
+    }
+
+    /// Server-side bytes onto the client's channel (not flushed).
+    private func write(_ bytes: [UInt8]) {
         guard let client else { return }
         var out = client.channel?.allocator.buffer(capacity: bytes.count) ?? ByteBuffer()
         out.writeBytes(bytes)
         client.write(out)
-        client.flush()
     }
 
     /// Writes what the outbox has due, runs what waited for it to empty, and comes back when
@@ -252,10 +257,7 @@ final class ProxySession {
         let due = outbox.takeDue(now: now)
         for bytes in due {
             record(tap.read(bytes, from: .server, now: now))
-            guard let client else { continue }
-            var out = client.channel?.allocator.buffer(capacity: bytes.count) ?? ByteBuffer()
-            out.writeBytes(bytes)
-            client.write(out)
+            write(bytes)
         }
         if !due.isEmpty { client?.flush() }
         if outbox.isEmpty { runAfterOutbox() }

@@ -29,10 +29,17 @@ enum SMTPClients {
     /// Runs swaks against 127.0.0.1:`port` and returns the server's reply lines as swaks shows
     /// them (`<-  ` for a reply, `<** ` for an error reply; the marker is cut off) and its whole output.
     static func swaks(port: Int, _ arguments: [String]) async throws -> (replies: [SMTPReply], output: String) {
-        let swaks = try ChildProcess("swaks", ["--server", "127.0.0.1", "--port", String(port), "--timeout", "15"] + arguments)
-        try await swaks.wait(timeout: 30)
+        let run = try await timedSwaks(port: port, timeout: 15, arguments)
+        return (run.replies, run.output)
+    }
+
+    /// `swaks` with its own `--timeout`, and how long the whole run took (for tests of delays and stalls).
+    static func timedSwaks(port: Int, timeout: Int, _ arguments: [String]) async throws -> (replies: [SMTPReply], output: String, seconds: Double) {
+        let started = Date()
+        let swaks = try ChildProcess("swaks", ["--server", "127.0.0.1", "--port", String(port), "--timeout", String(timeout)] + arguments)
+        _ = try await swaks.wait(timeout: Double(timeout) + 20)
         let lines = swaks.stdout.split(separator: "\n").filter { $0.hasPrefix("<-  ") || $0.hasPrefix("<** ") }.map { String($0.dropFirst(4)) }
-        return (SMTPReply.group(lines), swaks.stdout + swaks.stderr)
+        return (SMTPReply.group(lines), swaks.stdout + swaks.stderr, Date().timeIntervalSince(started))
     }
 
     /// One reply as `fixtures/peers/smtplib-client.py` prints it.
