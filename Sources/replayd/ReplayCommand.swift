@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ReplayCore
 #if canImport(Glibc)
 import Glibc
@@ -55,6 +56,9 @@ struct ReplayCommand: AsyncParsableCommand {
           replayd replay smtp.cassette --listen 2525 --fault "conn=1-2 reset"
           replayd replay smtp.cassette --listen 2525 --fault "match=^RCPT nth=2 reply=450 4.2.0 Mailbox busy"
           replayd replay smtp.cassette --listen 2525 --chaos 0.3 --seed 42 --chaos-faults reset,stall,delay
+          replayd cert --out certs && replayd replay starttls.cassette --listen 2525 --tls-cert certs/cert.pem --tls-key certs/key.pem
+
+        Sessions recorded over TLS (record --tls-cert, --starttls) replay over TLS with the         certificate given by --tls-cert and --tls-key: implicit TLS from the first byte, or the         recorded STARTTLS reply in plaintext and then the handshake. Plaintext a client sends         after its STARTTLS and before the handshake is dropped, never answered. See docs/tls.md.
         """
     )
 
@@ -121,6 +125,12 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Narrow --chaos to these faults, e.g. reset,stall,delay.", valueName: "NAMES"))
     var chaosFaults: String?
 
+    @Option(help: ArgumentHelp("Certificate chain (PEM) to serve sessions recorded over TLS with (make one with replayd cert).", valueName: "CERT"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("Private key (PEM) of --tls-cert; read, never copied.", valueName: "KEY"))
+    var tlsKey: String?
+
     @Option(parsing: .unconditional, help: ArgumentHelp("Seed of p= and --chaos draws: the same seed over the same connections gives the same faults (default: one is chosen and printed).", valueName: "N"))
     var seed: UInt64?
 
@@ -146,6 +156,9 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         if let server { _ = try HostPort(parsing: server, defaultHost: "127.0.0.1") }
         _ = try maskSet([])
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together: give both (make a pair with replayd cert --out DIR)")
+        }
     }
 
     func run() async throws {
@@ -153,12 +166,12 @@ struct ReplayCommand: AsyncParsableCommand {
         let logger = bootstrapLogging(label: "replayd.replay", quiet: quiet)
         let matchMode = MatchMode(rawValue: match) ?? .similar
         // Built in a function of its own so the loaded sessions are freed once compiled.
-        let source = try makeSource(matchMode: matchMode, logger: logger)
+        let (source, tls) = try makeSource(matchMode: matchMode, logger: logger)
 
         let replayServer: ReplayServer
         do {
             replayServer = try await ReplayServer.start(host: endpoint.host, port: endpoint.port, source: source, logger: logger,
-                                                      group: MultiThreadedEventLoopGroup(numberOfThreads: threads))
+                                                      group: MultiThreadedEventLoopGroup(numberOfThreads: threads), tls: tls)
         } catch {
             throw failure(CommandError("cannot listen on \(endpoint): \(SocketErrorText.describe(error))"))
         }
@@ -188,8 +201,8 @@ struct ReplayCommand: AsyncParsableCommand {
     }
 
     /// Loads the cassettes, picks the sessions asked for and compiles them into what each
-    /// connection will replay.
-    func makeSource(matchMode: MatchMode, logger: Logger) throws -> ReplaySource {
+    /// connection will replay; with the TLS context when sessions were recorded over TLS.
+    func makeSource(matchMode: MatchMode, logger: Logger) throws -> (ReplaySource, NIOSSLContext?) {
         let policy = MismatchPolicy(rawValue: onMismatch) ?? .error
         let forced = proto.flatMap(WireProtocol.init(rawValue:))
 
@@ -233,6 +246,7 @@ struct ReplayCommand: AsyncParsableCommand {
             incomplete.warn(logger)
         }
 
+        let tls = try tlsContext(for: chosen, logger: logger)
         let options = ReplayOptions(speed: speed, noDelay: noDelay,
                                     hold: hold > 0 ? Int64((hold * 1e9).rounded()) : nil, loop: loop)
         let source: ReplaySource
@@ -253,7 +267,30 @@ struct ReplayCommand: AsyncParsableCommand {
             source = ReplaySource(sessions: chosen, match: matchMode, options: options)
         }
 
-        return source
+        return (source, tls)
+    }
+
+    /// The server-side TLS context, or nil when no chosen session was recorded over TLS. Such
+    /// sessions without a certificate stop the replay here, before it listens: a client would
+    /// otherwise get a STARTTLS reply and then nothing it can use.
+    func tlsContext(for chosen: [(ref: SessionRef, session: Session)], logger: Logger) throws -> NIOSSLContext? {
+        let overTLS = chosen.filter { $0.session.startsTLS }
+        guard let tlsCert, let tlsKey else {
+            guard let first = overTLS.first else { return nil }
+            let more = overTLS.count > 1 ? " (and \(overTLS.count - 1) more)" : ""
+            throw failure(CommandError("\(first.ref.file): session \(first.ref.session)\(more) was recorded over TLS; "
+                + "give --tls-cert CERT --tls-key KEY to serve it (make a throwaway pair with: replayd cert --out DIR)", status: .usage))
+        }
+        if overTLS.isEmpty { logger.warning("--tls-cert given but no session was recorded over TLS: the replay speaks plaintext") }
+        do {
+            let identity = try TLSIdentity(certificatePath: tlsCert, keyPath: tlsKey)
+            for warning in identity.warnings { logger.warning("\(warning)") }
+            return try NIOSSLContext(configuration: identity.serverConfiguration())
+        } catch let error as TLSIdentityError {
+            throw failure(CommandError("\(error)", status: .badInput))
+        } catch {
+            throw failure(CommandError("\(tlsCert): cannot serve TLS with this certificate and key: \(error)", status: .badInput))
+        }
     }
 
     /// The `--fault` rules and `--chaos` with `seed`; nil when none was given.

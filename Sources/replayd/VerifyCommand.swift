@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import ReplayCore
 
 /// `replayd verify`: play the recorded client side against a live server and say whether it
@@ -37,6 +38,15 @@ struct VerifyCommand: AsyncParsableCommand {
           # a hand-written policy test: literal C: lines, S: patterns
           replayd verify fixtures/scenarios/mta-policy-check.txt --target 127.0.0.1:25
           replayd verify auth.cassette --target 127.0.0.1:587 --secret smtp-auth-plain=AGFsaWNlAHNlY3JldA==
+          # a STARTTLS session: verify upgrades where the recording did, checking the server's certificate
+          replayd verify starttls.cassette --target mx.example.net:25 --tls-ca certs/ca.pem
+          replayd verify https.cassette --target 127.0.0.1:8443 --tls --tls-insecure
+
+        Sessions recorded over TLS are verified over TLS: from the first byte (implicit TLS), or \
+        after the server's yes to the recorded STARTTLS. --tls speaks TLS from the first byte to \
+        every session. The server's certificate is checked against the system roots, or --tls-ca, \
+        for the target's host name (or --tls-name); --tls-insecure checks nothing. A failed \
+        handshake is a difference naming the reason (unknown CA, name mismatch, protocol version).
         """
     )
 
@@ -76,6 +86,18 @@ struct VerifyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A regular expression whose matches are ignored when comparing replies (repeatable).", valueName: "REGEX"))
     var mask: [String] = []
 
+    @Flag(help: "Speak TLS from the first byte to every session, whatever was recorded (implicit TLS, e.g. SMTPS, HTTPS).")
+    var tls = false
+
+    @Option(help: ArgumentHelp("Trust the target's certificate if this CA (PEM) signed it, instead of the system roots.", valueName: "FILE"))
+    var tlsCa: String?
+
+    @Option(help: ArgumentHelp("The name to ask for (SNI) and to check in the target's certificate (default: the --target host).", valueName: "NAME"))
+    var tlsName: String?
+
+    @Flag(help: "Do not check the target's certificate at all (logged as a warning).")
+    var tlsInsecure = false
+
     @Flag(help: "Print one JSON document with every session, step and difference instead of text.")
     var json = false
 
@@ -92,6 +114,7 @@ struct VerifyCommand: AsyncParsableCommand {
             throw ValidationError("--target: \(error), e.g. 127.0.0.1:25 or mx.example.net:25")
         }
         _ = try ProtocolOption.parse(proto)
+        if tlsInsecure, tlsCa != nil { throw ValidationError("--tls-insecure checks no certificate: give it or --tls-ca, not both") }
         if let session { _ = try SessionSelector(parsing: session, cassettes: cassettes) }
         do {
             _ = try VerifySecrets(options: secret, environment: [:])
@@ -111,8 +134,14 @@ struct VerifyCommand: AsyncParsableCommand {
             throw failure(CommandError("cannot reach \(endpoint): \(Self.resolutionReason(error))", status: .peerUnreachable))
         }
         let options = VerifyOptions(speed: speed, noDelay: noDelay, replyTimeout: Self.nanoseconds(timeout),
-                                    silence: silence.map(Self.nanoseconds))
-        let client = VerifyClient(target: resolved, targetName: endpoint.description, options: options, masks: masks)
+                                    silence: silence.map(Self.nanoseconds), implicitTLS: tls)
+        let needsTLS = tls || scripts.contains { $0.implicitTLS || $0.steps.contains(where: \.startsTLS) }
+        let tlsContext = needsTLS ? try clientTLS(logger: logger) : nil
+        // A name is sent as SNI and checked in the certificate; an address is checked against
+        // the certificate's IP names (NIOSSL does that without a server name).
+        let serverName = tlsName ?? (endpoint.host.isIPAddress ? nil : endpoint.host)
+        let client = VerifyClient(target: resolved, targetName: endpoint.description, options: options, masks: masks,
+                                  tls: tlsContext, serverName: serverName)
         let text = VerifyReportText(namesFiles: cassettes.count > 1)
 
         var verdicts: [SessionVerdict] = []
@@ -139,6 +168,26 @@ struct VerifyCommand: AsyncParsableCommand {
             print(text.summary(verdicts))
         }
         if verdicts.contains(where: { !$0.matched }) { throw ExitStatus.differenceFound.exitCode }
+    }
+
+    /// The client side of TLS: the system roots, --tls-ca, or no check at all.
+    func clientTLS(logger: Logger) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if tlsInsecure {
+            logger.warning("--tls-insecure: the target's certificate is not checked; anyone in the path could answer")
+            configuration.certificateVerification = .none
+        } else if let tlsCa {
+            do {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(tlsCa))
+            } catch {
+                throw failure(CommandError("\(tlsCa): expected a PEM CA certificate: no certificate could be read from it", status: .badInput))
+            }
+        }
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw failure(CommandError("cannot set up TLS towards the target: \(error)", status: .badInput))
+        }
     }
 
     /// Loads the cassettes, picks the sessions asked for and compiles each into a script; every

@@ -80,6 +80,8 @@ struct VerifyMachineTests {
                 queue += feed(answer("<FIN>"))
             case .wait(let until):
                 timer = until
+            case .startTLS:
+                sent.append("<TLS>")
             case .finish(let verdict):
                 return (verdict, sent, now)
             }

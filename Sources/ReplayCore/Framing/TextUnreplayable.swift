@@ -4,7 +4,7 @@
 /// proves knowledge of the recorded client's nonce, so a live client rejects it).
 enum TextUnreplayable {
     static func startTLS(_ command: String) -> String {
-        "the client asked for \(command): the rest of the recorded session is TLS, which cannot be replayed to another client; record with TLS off on the client (e.g. swaks without --tls, curl without --ssl-reqd)"
+        "the client asked for \(command): the rest of the recorded session is TLS ciphertext, which cannot be replayed to another client; record it as plaintext with replayd record --starttls PROTO --tls-cert CERT --tls-key KEY (see docs/tls.md), or with TLS off on the client (e.g. swaks without --tls)"
     }
 
     /// The reason for a SASL `mechanism`, or `nil` when it replays fine (PLAIN, LOGIN,

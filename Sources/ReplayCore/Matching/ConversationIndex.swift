@@ -101,6 +101,7 @@ public struct ConversationIndex: Sendable {
             case .halfClose: signature += [0xFF, 1]
             case .reset: signature += [0xFF, 2]
             case .connectFailed(let failure): signature += [0xFF, 3] + Array(failure.reason.rawValue.utf8)
+            case .startTLS: signature += [0xFF, 4]
             }
         }
         return signature

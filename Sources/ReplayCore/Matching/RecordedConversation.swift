@@ -157,6 +157,15 @@ public struct RecordedConversation: Sendable {
                     guard !ended else { continue }
                     addPiece(.reset, to: target, at: event.offset)
                     ended = true
+                case .tls(let marker):
+                    guard !ended, marker.startsTLS else { continue }
+                    flushOpaqueRequest()
+                    // The exchange whose reply was the last thing before TLS: the opening for
+                    // implicit TLS, the STARTTLS command otherwise (its client sent nothing more).
+                    addPiece(.startTLS, to: exchanges.count - 1, at: event.offset)
+                    // Recorded as plaintext: the STARTTLS itself replays (with a handshake of
+                    // the replay's own), whatever the dialect says of a TLS switch.
+                    exchanges[exchanges.count - 1].unreplayableReason = nil
                 case .connectFailed(let failure):
                     clientBytesBeforeFailure = clientBytes
                     exchanges = [RecordedExchange(request: nil, key: RecordedExchange.openingKey, requestOffset: exchanges[0].requestOffset)]

@@ -17,6 +17,11 @@ public struct ConnectionReplayer: Sendable {
     private var progress = 0
     private var stoppedAnswering = false
     private var echoNoted = false
+    /// A STARTTLS reply is on its way and TLS has not begun: plaintext the client sends now was
+    /// pipelined behind its STARTTLS and must never be answered (the CVE-2011-0411 class), so
+    /// it is dropped, as the recording proxy drops it.
+    private var awaitingTLS = false
+    private var injectionNoted = false
     private var unreplayableNoted = false
     /// The live and recorded messages of the last command that started one (not a continuation):
     /// what a continuation's reply echoes.
@@ -113,11 +118,17 @@ public struct ConnectionReplayer: Sendable {
         var actions = machine.clientSent(byteCount: count, at: now)
         if heldFailure != nil, count > 0 { actions += releaseHeldFailure(at: now) }
         guard cursor != nil, let bytes, !stoppedAnswering else { return observe(actions) }
+        if awaitingTLS { return observe(actions + droppedBeforeTLS(bytes.count)) }
         var messages = framer.clientBytes(bytes)
         messages += cutOpaque()
-        for message in messages {
+        for (index, message) in messages.enumerated() {
             actions += answer(message, at: now)
             if stoppedAnswering || machine.isFinished { break }
+            if awaitingTLS {
+                let rest = messages[(index + 1)...].reduce(0) { $0 + $1.bytes.count }
+                if rest > 0 { actions += droppedBeforeTLS(rest) }
+                break
+            }
         }
         return observe(actions)
     }
@@ -169,6 +180,13 @@ public struct ConnectionReplayer: Sendable {
             return observe(releaseHeldFailure(at: now))
         }
         return observe(machine.timerFired(at: now))
+    }
+
+    /// Notes (once) that plaintext sent between STARTTLS and the handshake was dropped.
+    private mutating func droppedBeforeTLS(_ count: Int) -> [ReplayAction] {
+        guard !injectionNoted else { return [] }
+        injectionNoted = true
+        return [.note(ReplayNote(.warning, "dropped \(count) plaintext byte\(count == 1 ? "" : "s") the client sent after STARTTLS, before TLS began: they are never answered (command injection, CVE-2011-0411)"))]
     }
 
     /// The held connect failure, carried out from now with its recorded timing.
@@ -250,6 +268,7 @@ public struct ConnectionReplayer: Sendable {
             pieces = echoed.pieces
         }
         pieces = applyFaults(at: choice.exchange, message: message?.bytes, to: pieces, notes: &actions)
+        if message != nil, pieces.contains(where: { $0.action == .startTLS }) { awaitingTLS = true }
         actions += advanceProgress(at: now)
         actions += machine.append(pieces, waitingFor: progress, at: now)
         if self.cursor?.isAtEnd == true || stoppedAnswering { actions += machine.complete(at: now) }
@@ -395,7 +414,17 @@ public struct ConnectionReplayer: Sendable {
         let actions = timedFaults.isEmpty ? actions : withTimedFaults(actions)
         guard cursor != nil else { return actions }
         for action in actions {
-            if case .send(let bytes) = action { _ = framer.serverBytes(bytes) }
+            switch action {
+            case .send(let bytes):
+                _ = framer.serverBytes(bytes)
+            case .startTLS:
+                // The session starts afresh over TLS (SMTP's EHLO again): a new framer, and
+                // whatever plaintext the old one held is gone with it.
+                framer = dialect.makeFramer()
+                awaitingTLS = false
+            default:
+                continue
+            }
         }
         return actions
     }

@@ -19,6 +19,9 @@ public enum ReplayAction: Sendable, Equatable {
     case hold(until: Int64?)
     /// The recording lost server bytes that cannot be replayed (asked for once per connection).
     case warnGapSkipped(bytes: Int)
+    /// Start TLS as the server now, with the replay's certificate: every write before this
+    /// one goes out in plaintext (the recorded STARTTLS reply), every byte after it is TLS.
+    case startTLS
     /// Something for the connection's log (a mismatch explained, a synthesized reply, an echo).
     case note(ReplayNote)
 }

@@ -6,6 +6,7 @@ import Darwin
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Runs one `ConnectionReplayer` on one accepted connection: it feeds it what the client does
 /// and the time, and carries out the actions it returns. It decides nothing itself.
@@ -44,22 +45,26 @@ final class ReplayHandler: ChannelInboundHandler {
     /// Inline wakeups per event: a long burst of due chunks (a fast reader of a big reply) still
     /// lets the loop serve other connections every so many chunks.
     static let inlineWakeupBudget = 32
+    /// The server side of TLS, for sessions recorded over TLS (nil: `--tls-cert` not given).
+    private let tls: NIOSSLContext?
     private var started = false
     private var reported = false
     private var client: SocketAddress?
 
-    init(plan: ReplayPlan, options: ReplayOptions, connection: Int, queuedOutput: ReplayOutputGauge?, logger: Logger) {
+    init(plan: ReplayPlan, options: ReplayOptions, connection: Int, queuedOutput: ReplayOutputGauge?, tls: NIOSSLContext? = nil, logger: Logger) {
         self.machine = ConnectionReplayer(plan: plan, options: options, connection: connection, session: nil, writesMayBlock: true)
         self.queuedOutput = queuedOutput
+        self.tls = tls
         self.logger = logger
         self.reports = nil
         self.connection = connection
         self.planSession = plan.sessionID
     }
 
-    init(replayer: ConnectionReplayer, queuedOutput: ReplayOutputGauge?, reports: ReplayReportLog?, logger: Logger) {
+    init(replayer: ConnectionReplayer, queuedOutput: ReplayOutputGauge?, reports: ReplayReportLog?, tls: NIOSSLContext? = nil, logger: Logger) {
         self.machine = replayer
         self.queuedOutput = queuedOutput
+        self.tls = tls
         self.logger = logger
         self.reports = reports
         self.connection = replayer.report.connection
@@ -132,7 +137,11 @@ final class ReplayHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        log(.debug, "connection error: \(error)")
+        if let reason = TLSFailureText.describe(error) {
+            log(.warning, "TLS with the client failed: \(reason)")
+        } else {
+            log(.debug, "connection error: \(error)")
+        }
         perform(machine.clientReset(at: self.now()))
     }
 
@@ -211,6 +220,8 @@ final class ReplayHandler: ChannelInboundHandler {
             }
         case .cancelWakeup:
             cancelWakeup()
+        case .startTLS:
+            startTLS(context)
         case .hold(let until):
             if let until {
                 let seconds = Double(max(0, until - self.now())) / 1e9
@@ -223,6 +234,26 @@ final class ReplayHandler: ChannelInboundHandler {
             log(level, "\(note.message)")
         case .warnGapSkipped(let bytes):
             log(.warning, "the recording lost \(bytes) server bytes here (a capture gap); they cannot be replayed and are skipped")
+        }
+    }
+
+    /// Puts TLS in front of this connection. The writes before (the STARTTLS reply) are already
+    /// below the pipeline and leave in plaintext; the client's handshake, which it sends only
+    /// once it has read that reply, meets the TLS handler.
+    private func startTLS(_ context: ChannelHandlerContext) {
+        guard let tls else {
+            // `replay` refuses to start without a certificate for such sessions; a library
+            // user who gave none gets the connection closed, said once.
+            log(.error, "this session was recorded over TLS and the replay has no certificate (give --tls-cert and --tls-key); closing")
+            pending.removeAll()
+            return context.close(promise: nil)
+        }
+        do {
+            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+            log(.debug, "TLS started with the client")
+        } catch {
+            log(.error, "could not start TLS: \(error); closing")
+            context.close(promise: nil)
         }
     }
 

@@ -332,6 +332,13 @@ public struct ReplayMachine: Sendable {
                 }
                 return actions
             }
+            // TLS starts right behind the reply before it, without a delay or a turn of the
+            // loop: the client's handshake follows that reply at once, and must meet TLS.
+            if case .startTLS = step.action {
+                next += 1
+                actions.append(.startTLS)
+                continue
+            }
             var ready = max(lastDoneAt, reachedAt[next])
             if step.afterClientClose, let closedAt = clientClosedAt { ready = max(ready, closedAt) }
             let due = ready + options.scaled(step.delay) + step.faultDelay
@@ -394,6 +401,8 @@ public struct ReplayMachine: Sendable {
             return [.halfClose, .scheduleWakeup(at: until)]
         case .reset:
             return finish(.serverReset, with: [.reset])
+        case .startTLS:
+            return [.startTLS]
         case .connectFailed(let failure):
             // A `reset` step right after it: the recorded client was reset, not closed.
             let resets = next < plan.steps.count && plan.steps[next].action == .reset

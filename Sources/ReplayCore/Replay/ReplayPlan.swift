@@ -18,6 +18,9 @@ public struct ReplayPlan: Sendable, Equatable {
         case reset
         /// The recording proxy could not reach the server and closed the client.
         case connectFailed(ConnectFailure)
+        /// TLS began here (a `tls` event): at the start for implicit TLS, right after the
+        /// server's positive reply to STARTTLS otherwise. What follows is the plaintext.
+        case startTLS
     }
 
     /// One thing the recorded server did.
@@ -92,8 +95,11 @@ public struct ReplayPlan: Sendable, Equatable {
             switch event.kind {
             case .open, .end:
                 continue
-            case .redacted, .tls, .fault, .pattern:
-                // Markers the plan does not act on yet: the data events hold the bytes to replay.
+            case .tls(let marker):
+                // A handshake that failed on the recording is no place to start TLS.
+                if marker.startsTLS { add(.startTLS, at: event.offset) }
+            case .redacted, .fault, .pattern:
+                // Markers the plan does not act on: the data events hold the bytes to replay.
                 continue
             case .data(.clientToServer, let bytes):
                 clientBytes += bytes.count

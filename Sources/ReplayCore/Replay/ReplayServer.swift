@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A TCP server that answers each accepted connection from recorded sessions: by what the
 /// client sends (`ReplaySource`), or the next session in accept order (`SessionDispenser`).
@@ -33,12 +34,13 @@ public final class ReplayServer: Sendable {
         options: ReplayOptions,
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        measuresQueuedOutput: Bool = false
+        measuresQueuedOutput: Bool = false,
+        tls: NIOSSLContext? = nil
     ) async throws -> ReplayServer {
         try await start(host: host, port: port, logger: logger, group: group, measuresQueuedOutput: measuresQueuedOutput) { channel, queuedOutput in
             switch dispenser.next() {
             case .session(let connection, let plan):
-                return ReplayHandler(plan: plan, options: options, connection: connection, queuedOutput: queuedOutput, logger: logger)
+                return ReplayHandler(plan: plan, options: options, connection: connection, queuedOutput: queuedOutput, tls: tls, logger: logger)
             case .exhausted(let connection, let sessions):
                 return exhausted(sessions: sessions, connection: connection, client: channel.remoteAddress, logger: logger)
             }
@@ -52,12 +54,13 @@ public final class ReplayServer: Sendable {
         source: ReplaySource,
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        measuresQueuedOutput: Bool = false
+        measuresQueuedOutput: Bool = false,
+        tls: NIOSSLContext? = nil
     ) async throws -> ReplayServer {
         try await start(host: host, port: port, logger: logger, group: group, measuresQueuedOutput: measuresQueuedOutput) { channel, queuedOutput in
             switch source.next(writesMayBlock: true) {
             case .replay(let replayer, _):
-                return ReplayHandler(replayer: replayer, queuedOutput: queuedOutput, reports: source.reports, logger: logger)
+                return ReplayHandler(replayer: replayer, queuedOutput: queuedOutput, reports: source.reports, tls: tls, logger: logger)
             case .exhausted(let connection, let sessions):
                 return exhausted(sessions: sessions, connection: connection, client: channel.remoteAddress, logger: logger)
             }

@@ -2,6 +2,9 @@
 public enum VerifyAction: Sendable, Equatable {
     /// Write these bytes to the server.
     case send([UInt8])
+    /// Start TLS as the client now (implicit TLS at the start, or after the server's yes to
+    /// STARTTLS); what is sent after this goes over TLS.
+    case startTLS
     /// Half-close the client's side (FIN), as the recorded client did.
     case halfClose
     /// Call `timerFired` at this time (nanoseconds of the driver's clock); replaces any

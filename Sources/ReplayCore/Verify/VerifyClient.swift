@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// Plays verified sessions against a live server, one connection per session, one after
 /// another (a policy check must not depend on which session the server saw first).
@@ -10,10 +11,17 @@ public struct VerifyClient: Sendable {
     public let targetName: String
     public let options: VerifyOptions
     public let masks: MaskSet
+    /// TLS towards the target, for sessions recorded over TLS or `--tls`.
+    public let tls: NIOSSLContext?
+    /// The name sent as SNI and checked in the target's certificate (nil: an IP address).
+    public let serverName: String?
     private let group: any EventLoopGroup
 
     public init(target: SocketAddress, targetName: String, options: VerifyOptions, masks: MaskSet = .none,
+                tls: NIOSSLContext? = nil, serverName: String? = nil,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.tls = tls
+        self.serverName = serverName
         self.target = target
         self.targetName = targetName
         self.options = options
@@ -31,6 +39,7 @@ public struct VerifyClient: Sendable {
         let verdict = loop.makePromise(of: SessionVerdict.self)
         let machine = VerifyMachine(script: script, options: options, masks: masks)
         let handlerLogger = logger
+        let tls = self.tls, serverName = self.serverName
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.nanoseconds(options.replyTimeout))
             // The server's FIN must reach the machine as an event, not close the channel.
@@ -38,7 +47,7 @@ public struct VerifyClient: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(VerifyHandler(machine: machine, verdict: verdict, logger: handlerLogger))
+                    try channel.pipeline.syncOperations.addHandler(VerifyHandler(machine: machine, verdict: verdict, tls: tls, serverName: serverName, logger: handlerLogger))
                 }
             }
         let channel: any Channel

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOSSL
 
 /// Runs one `VerifyMachine` on one client connection: it feeds it the server's bytes, closes
 /// and the loop's clock, and carries out the actions it returns. It decides nothing itself.
@@ -10,6 +11,10 @@ final class VerifyHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private var machine: VerifyMachine
+    /// The client side of TLS (nil: the target speaks plaintext only), and the name to ask
+    /// for and check in the server's certificate.
+    private let tls: NIOSSLContext?
+    private let serverName: String?
     private let verdict: EventLoopPromise<SessionVerdict>
     private let logger: Logger
     private var context: ChannelHandlerContext?
@@ -23,8 +28,10 @@ final class VerifyHandler: ChannelInboundHandler {
     private var pending: [VerifyAction] = []
     private var performing = false
 
-    init(machine: VerifyMachine, verdict: EventLoopPromise<SessionVerdict>, logger: Logger) {
+    init(machine: VerifyMachine, verdict: EventLoopPromise<SessionVerdict>, tls: NIOSSLContext? = nil, serverName: String? = nil, logger: Logger) {
         self.machine = machine
+        self.tls = tls
+        self.serverName = serverName
         self.verdict = verdict
         self.logger = logger
     }
@@ -68,6 +75,12 @@ final class VerifyHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let reason = TLSFailureText.describe(error) {
+            logger.warning("TLS with the target failed: \(reason)")
+            sawError = true
+            perform(machine.tlsFailed(reason, at: now()))
+            return
+        }
         // A reset shows as ECONNRESET (or EPIPE on a write after it): the server aborted.
         logger.debug("connection error, taken as the server's reset: \(error)")
         sawError = true
@@ -110,6 +123,8 @@ final class VerifyHandler: ChannelInboundHandler {
         case .send(let bytes):
             logger.trace("sending \(bytes.count) bytes")
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        case .startTLS:
+            startTLS(context)
         case .halfClose:
             logger.debug("half-closing the client's side (FIN)")
             context.close(mode: .output, promise: nil)
@@ -128,6 +143,21 @@ final class VerifyHandler: ChannelInboundHandler {
             logger.debug("session \(result.matched ? "matched" : "differs")")
             context.close(promise: nil)
             verdict.succeed(result)
+        }
+    }
+
+    /// Puts TLS in front of the connection; the machine's next bytes wait in it until the
+    /// handshake is done.
+    private func startTLS(_ context: ChannelHandlerContext) {
+        guard let tls else {
+            perform(machine.tlsFailed("no TLS settings were given for this target", at: now()))
+            return
+        }
+        do {
+            try context.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName), position: .first)
+            logger.debug("TLS started with the target")
+        } catch {
+            perform(machine.tlsFailed("\(error)", at: now()))
         }
     }
 

@@ -53,7 +53,25 @@ public struct VerifyMachine: Sendable {
     /// The connection to the server is up.
     public mutating func start(at now: Int64) -> [VerifyAction] {
         guard phase == .idle else { return [] }
+        // Implicit TLS: the handshake comes before the server says anything.
+        if script.implicitTLS || options.implicitTLS { return [.startTLS] + begin(0, at: now) }
         return begin(0, at: now)
+    }
+
+    /// TLS with the server failed (`reason` in words): the session differs there, and nothing
+    /// more can be said over the broken connection.
+    public mutating func tlsFailed(_ reason: String, at now: Int64) -> [VerifyAction] {
+        guard phase != .done else { return [] }
+        let step: Int? = {
+            switch phase {
+            case .thinking(let step, _), .awaitingReply(let step, _): return step
+            default: return nil
+            }
+        }()
+        let kind = step.map { script.steps[$0].kind }
+        difference = .init(step: step, kind: kind, sent: nil, recorded: Array("a TLS handshake".utf8), live: Array(reason.utf8),
+                           detail: "TLS with the server failed: \(reason)")
+        return finish()
     }
 
     /// The server sent `bytes`.
@@ -181,6 +199,12 @@ public struct VerifyMachine: Sendable {
             if isMessage || !step.reply.isEmpty {
                 steps.append(.init(step: index, kind: step.kind, sent: step.shown, result: .matched, recorded: step.reply.bytes,
                                    live: liveBytes, detail: nil))
+            }
+            if step.startsTLS {
+                // The server said yes to STARTTLS: the session starts afresh over TLS.
+                framer = dialect.makeFramer()
+                live.removeAll()
+                return [.startTLS] + begin(index + 1, at: now)
             }
             return begin(index + 1, at: now)
         case .different(var detail):

@@ -10,6 +10,8 @@ public struct VerifyOptions: Sendable, Equatable {
     /// The silence window after the last reply, in nanoseconds; `nil`: the recorded pause
     /// before the ending (at most `pauseCap`) plus `margin`.
     public var silence: Int64?
+    /// TLS from the first byte for every session (`--tls`), whether recorded so or not.
+    public var implicitTLS: Bool
 
     public static let defaultReplyTimeout: Int64 = 10_000_000_000
     /// Added to recorded pauses: a live server is allowed to be somewhat slower than recorded.
@@ -18,7 +20,9 @@ public struct VerifyOptions: Sendable, Equatable {
     /// before closing does not make every run wait a minute).
     public static let pauseCap: Int64 = 10_000_000_000
 
-    public init(speed: Double = 1, noDelay: Bool = false, replyTimeout: Int64 = defaultReplyTimeout, silence: Int64? = nil) {
+    public init(speed: Double = 1, noDelay: Bool = false, replyTimeout: Int64 = defaultReplyTimeout, silence: Int64? = nil,
+                implicitTLS: Bool = false) {
+        self.implicitTLS = implicitTLS
         self.speed = speed
         self.noDelay = noDelay
         self.replyTimeout = replyTimeout

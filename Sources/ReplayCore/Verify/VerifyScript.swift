@@ -21,6 +21,9 @@ public struct VerifyScript: Sendable {
     public var endingPause: Int64
     /// The step `--until` stopped after.
     public var until: String?
+    /// Whether the recorded session was TLS from its first byte (implicit TLS); a STARTTLS
+    /// session has a step that `startsTLS` instead.
+    public var implicitTLS: Bool
 
     /// Compiles `session` of `file`. Throws before anything is sent when a client message is a
     /// pattern, a redacted secret has no value, `until` names no step of the session, or the
@@ -58,6 +61,7 @@ public struct VerifyScript: Sendable {
         var ending = VerifyEnding.silent
         var endingPause: Int64 = 0
         var sawEnding = false
+        var implicitTLS = false
 
         for (index, exchange) in conversation.exchanges.enumerated() {
             let send: VerifyStep.Send
@@ -79,6 +83,7 @@ public struct VerifyScript: Sendable {
 
             var messages: [ExpectedReply.Message] = []
             var framed: [FramedMessage] = []
+            var startsTLS = false
             for piece in exchange.pieces {
                 switch piece.action {
                 case .send(let chunk): framed += framer.serverBytes(chunk)
@@ -91,6 +96,10 @@ public struct VerifyScript: Sendable {
                     ending = .rst
                     endingPause = piece.delay
                     sawEnding = true
+                case .startTLS:
+                    // Before any reply byte: implicit TLS, from the first byte; after: STARTTLS.
+                    if framed.isEmpty, index == 0 { implicitTLS = true } else { startsTLS = true }
+                    continue
                 case .skipGap, .connectFailed:
                     continue
                 }
@@ -106,7 +115,8 @@ public struct VerifyScript: Sendable {
             }
             let reply = ExpectedReply(bytes: exchange.replyBytes, masked: exchange.maskedReply, messages: messages,
                                       recordedDelay: exchange.pieces.first?.delay ?? 0)
-            steps.append(VerifyStep(send: send, kind: exchange.key.kind, shown: shown, think: think, reply: reply))
+            steps.append(VerifyStep(send: send, kind: exchange.key.kind, shown: shown, think: think, reply: reply, startsTLS: startsTLS))
+            if startsTLS { framer = dialect.makeFramer() }
         }
         if !sawEnding {
             endingPause = max(0, (session.events.last?.offset ?? openOffset) - lastServerOffset)
@@ -135,11 +145,13 @@ public struct VerifyScript: Sendable {
         }
         self.endingPause = endingPause
         self.steps = steps
+        self.implicitTLS = implicitTLS
     }
 
     /// Builds a script from steps directly (tests, and scenarios written by other means).
     public init(ref: SessionRef, label: String? = nil, proto: WireProtocol, steps: [VerifyStep], ending: VerifyEnding?,
-                endingPause: Int64 = 0, until: String? = nil) {
+                endingPause: Int64 = 0, until: String? = nil, implicitTLS: Bool = false) {
+        self.implicitTLS = implicitTLS
         self.ref = ref
         self.label = label
         self.proto = proto

@@ -22,8 +22,12 @@ public struct VerifyStep: Sendable {
     public var reply: ExpectedReply
     /// Whether the reply is compared: the polite exit's reply is read, not compared.
     public var compares: Bool
+    /// Whether TLS began after this step's reply (the server's yes to STARTTLS): the client
+    /// starts its handshake before the next step.
+    public var startsTLS: Bool
 
-    public init(send: Send, kind: String, shown: [UInt8], think: Int64, reply: ExpectedReply, compares: Bool = true) {
+    public init(send: Send, kind: String, shown: [UInt8], think: Int64, reply: ExpectedReply, compares: Bool = true, startsTLS: Bool = false) {
+        self.startsTLS = startsTLS
         self.send = send
         self.kind = kind
         self.shown = shown
