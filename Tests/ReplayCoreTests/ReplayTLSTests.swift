@@ -183,5 +183,7 @@ struct VerifyTLSTests {
         #expect(TLSFailureText.reason(in: "error:10000410:SSL routines:OPENSSL_internal:SSLV3_ALERT_HANDSHAKE_FAILURE").contains("handshake failure"))
         #expect(TLSFailureText.reason(in: "error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER").contains("did not speak TLS"))
         #expect(TLSFailureText.describe(CancellationError()) == nil)
+        #expect(TLSFailureText.reasonCodes(in: "sslError([Error: 1 error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED at /x/handshake.cc:320])")
+                == ["CERTIFICATE_VERIFY_FAILED"])
     }
 }

@@ -17,7 +17,19 @@ public enum TLSFailureText {
         default:
             return nil
         }
-        return "\(reason(in: text)) (\(text))"
+        let codes = reasonCodes(in: text)
+        return "\(reason(in: text)) (\(codes.isEmpty ? text : codes.joined(separator: ", ")))"
+    }
+
+    /// BoringSSL's reason codes in its error text (`...:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED at file:line`),
+    /// without the source locations that make the text long and say nothing to a user.
+    static func reasonCodes(in text: String) -> [String] {
+        var codes: [String] = []
+        for part in text.components(separatedBy: "OPENSSL_internal:").dropFirst() {
+            let code = part.prefix { $0.isUppercase || $0.isNumber || $0 == "_" }
+            if !code.isEmpty, !codes.contains(String(code)) { codes.append(String(code)) }
+        }
+        return codes
     }
 
     /// The reason in words for BoringSSL's error text.

@@ -27,7 +27,7 @@ struct SMTPReply: Equatable, CustomStringConvertible {
 /// The SMTP clients of the end-to-end tests: swaks, Python's smtplib, curl.
 enum SMTPClients {
     /// Runs swaks against 127.0.0.1:`port` and returns the server's reply lines as swaks shows
-    /// them (`<-  ` for a reply, `<** ` for an error reply; the marker is cut off) and its whole output.
+    /// them (`<-  ` for a reply, `<** ` for an error reply, `<~  ` and `<~* ` over TLS; the marker is cut off) and its whole output.
     static func swaks(port: Int, _ arguments: [String]) async throws -> (replies: [SMTPReply], output: String) {
         let run = try await timedSwaks(port: port, timeout: 15, arguments)
         return (run.replies, run.output)
@@ -38,7 +38,7 @@ enum SMTPClients {
         let started = Date()
         let swaks = try ChildProcess("swaks", ["--server", "127.0.0.1", "--port", String(port), "--timeout", String(timeout)] + arguments)
         _ = try await swaks.wait(timeout: Double(timeout) + 20)
-        let lines = swaks.stdout.split(separator: "\n").filter { $0.hasPrefix("<-  ") || $0.hasPrefix("<** ") }.map { String($0.dropFirst(4)) }
+        let lines = swaks.stdout.split(separator: "\n").filter { $0.hasPrefix("<-  ") || $0.hasPrefix("<** ") || $0.hasPrefix("<~  ") || $0.hasPrefix("<~* ") }.map { String($0.dropFirst(4)) }
         return (SMTPReply.group(lines), swaks.stdout + swaks.stderr, Date().timeIntervalSince(started))
     }
 
