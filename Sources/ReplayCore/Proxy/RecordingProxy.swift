@@ -109,9 +109,10 @@ public final class RecordingProxy: Sendable {
         guard let routing = options.transparent else {
             return channel.eventLoop.makeCompletedFuture { try self.startSession(on: channel, upstream: self.options.upstream) }
         }
+        let own = upstreamSockets?.settledLocalAddresses(on: channel.eventLoop) ?? channel.eventLoop.makeSucceededFuture([])
         return OriginalDestination.read(from: channel).map { Result<SocketAddress, any Error>.success($0) }.flatMapError { error in
             channel.eventLoop.makeSucceededFuture(.failure(error))
-        }.flatMapThrowing { lookup in
+        }.and(own).flatMapThrowing { lookup, ownUpstreams in
             var failure: String?
             if case .failure(let error) = lookup {
                 // ENOENT: conntrack has no NAT for it (a direct connection, or no rule matched).
@@ -120,7 +121,7 @@ public final class RecordingProxy: Sendable {
             let decision = routing.decide(
                 original: try? lookup.get(), lookupFailure: failure,
                 client: channel.remoteAddress, local: channel.localAddress, listener: self.state.withLockedValue { $0.serverChannel?.localAddress },
-                ownUpstreams: self.upstreamSockets?.localAddresses ?? []
+                ownUpstreams: ownUpstreams
             )
             switch decision {
             case .connect(let destination):

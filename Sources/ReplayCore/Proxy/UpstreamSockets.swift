@@ -14,20 +14,44 @@ public final class UpstreamSockets: Sendable {
 
     /// The `SO_MARK` of every upstream socket, or nil for none.
     public let mark: UInt32?
-    /// Local address → number of open upstream sockets with it (one, unless a port is reused).
-    private let open = NIOLockedValueBox<[TransparentRouting.Endpoint: Int]>([:])
+    private struct State {
+        /// Local address → number of open upstream sockets with it (one, unless a port is reused).
+        var open: [TransparentRouting.Endpoint: Int] = [:]
+        /// Upstream sockets inside connect(2), their local address not known yet.
+        var connecting = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+    /// How long a routing decision waits for connect(2) calls under way to name their local
+    /// address: microseconds in practice; the bound only matters if one never returns.
+    static let settleLimit: TimeAmount = .milliseconds(100)
 
     public init(mark: UInt32?) {
         self.mark = mark
     }
 
-    /// The local addresses of the upstream sockets open now.
-    public var localAddresses: Set<TransparentRouting.Endpoint> {
-        open.withLockedValue { Set($0.keys) }
+    /// The local addresses of the upstream sockets open now, once no connect(2) is under way.
+    /// A redirected connection of ours can be accepted while the connect(2) that made it has
+    /// not yet returned (over loopback the handshake completes inside the call): waiting for
+    /// it is what makes the loop check certain.
+    func settledLocalAddresses(on eventLoop: EventLoop) -> EventLoopFuture<Set<TransparentRouting.Endpoint>> {
+        let promise = eventLoop.makePromise(of: Set<TransparentRouting.Endpoint>.self)
+        settle(promise, on: eventLoop, deadline: .now() + Self.settleLimit)
+        return promise.futureResult
+    }
+
+    private func settle(_ promise: EventLoopPromise<Set<TransparentRouting.Endpoint>>, on eventLoop: EventLoop, deadline: NIODeadline) {
+        let (busy, addresses) = state.withLockedValue { ($0.connecting > 0, Set($0.open.keys)) }
+        guard busy, NIODeadline.now() < deadline else {
+            promise.succeed(addresses)
+            return
+        }
+        eventLoop.scheduleTask(in: .microseconds(200)) { self.settle(promise, on: eventLoop, deadline: deadline) }
     }
 
     /// Sets `SO_MARK` on a throwaway socket, so that a missing permission (it needs
-    /// CAP_NET_ADMIN) is reported at start rather than by every connection.
+    /// CAP_NET_ADMIN, or CAP_NET_RAW since Linux 5.17) is reported at start rather than by
+    /// every connection.
     public static func checkMark(_ mark: UInt32) throws(UpstreamMarkError) {
         #if os(Linux)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -36,7 +60,7 @@ public final class UpstreamSockets: Sendable {
         var value = mark
         guard setsockopt(fd, SOL_SOCKET, soMark, &value, socklen_t(MemoryLayout<UInt32>.size)) == 0 else {
             let code = errno
-            throw .cannotSet(mark, reason: code == EPERM ? "it needs CAP_NET_ADMIN (run as root, or setcap cap_net_admin+ep on replayd)" : String(cString: strerror(code)))
+            throw .cannotSet(mark, reason: code == EPERM ? "it needs CAP_NET_ADMIN or CAP_NET_RAW (run as root, or setcap cap_net_admin+ep on replayd)" : String(cString: strerror(code)))
         }
         #else
         throw .cannotSet(mark, reason: "SO_MARK exists on Linux only")
@@ -56,21 +80,29 @@ public final class UpstreamSockets: Sendable {
         Tracker(sockets: self)
     }
 
-    fileprivate func add(_ endpoint: TransparentRouting.Endpoint) {
-        open.withLockedValue { $0[endpoint, default: 0] += 1 }
+    fileprivate func connectStarting() {
+        state.withLockedValue { $0.connecting += 1 }
+    }
+
+    /// connect(2) returned; `endpoint` is the local address it chose (nil if it failed at once).
+    fileprivate func connectReturned(_ endpoint: TransparentRouting.Endpoint?) {
+        state.withLockedValue { state in
+            state.connecting -= 1
+            if let endpoint { state.open[endpoint, default: 0] += 1 }
+        }
     }
 
     fileprivate func remove(_ endpoint: TransparentRouting.Endpoint) {
-        open.withLockedValue { open in
-            guard let count = open[endpoint] else { return }
-            open[endpoint] = count > 1 ? count - 1 : nil
+        state.withLockedValue { state in
+            guard let count = state.open[endpoint] else { return }
+            state.open[endpoint] = count > 1 ? count - 1 : nil
         }
     }
 }
 
-/// Registers the upstream socket's local address right after connect(2) has chosen it (before
-/// the SYN can come back through a REDIRECT to the listener and be accepted), and forgets it
-/// when the handler leaves the pipeline (the channel closed, whatever became of the attempt).
+/// Counts the upstream socket as connecting while connect(2) runs, registers the local address
+/// it chose right after, and forgets it when the handler leaves the pipeline (the channel
+/// closed, whatever became of the attempt).
 private final class Tracker: ChannelOutboundHandler {
     typealias OutboundIn = Any
     private let sockets: UpstreamSockets
@@ -81,12 +113,15 @@ private final class Tracker: ChannelOutboundHandler {
     }
 
     func connect(context: ChannelHandlerContext, to address: SocketAddress, promise: EventLoopPromise<Void>?) {
+        guard registered == nil else {
+            context.connect(to: address, promise: promise)
+            return
+        }
+        sockets.connectStarting()
         context.connect(to: address, promise: promise)
         // On the event loop, connect(2) has run by now and the channel cached the address it bound.
-        if registered == nil, let local = TransparentRouting.Endpoint(context.channel.localAddress) {
-            registered = local
-            sockets.add(local)
-        }
+        registered = TransparentRouting.Endpoint(context.channel.localAddress)
+        sockets.connectReturned(registered)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
