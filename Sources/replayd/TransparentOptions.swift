@@ -13,6 +13,9 @@ struct TransparentOptions: ParsableArguments {
     /// The checks that need no network; `upstreams` are the `--upstream` values.
     func validate(upstreams: [String]) throws {
         if transparent {
+            #if !os(Linux)
+            throw ValidationError("--transparent reads the original destination from Linux netfilter (SO_ORIGINAL_DST); it works on Linux only")
+            #endif
             for text in upstreams {
                 do {
                     _ = try HostPort(parsing: text)

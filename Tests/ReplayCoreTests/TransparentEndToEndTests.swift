@@ -115,6 +115,44 @@ struct TransparentEndToEndTests {
         #expect(String(decoding: session.bytes(.serverToClient), as: UTF8.self).hasSuffix(lab.body))
     }
 
+    @Test("one listener on [::] takes both: IPv4 redirects (read with SO_ORIGINAL_DST on a dual-stack socket) and IPv6 ones",
+          .enabled(if: ChildProcess.isInstalled("ip6tables"), "ip6tables is not installed"))
+    func dualStackListener() async throws {
+        let lab = try Lab()
+        _ = try await lab.startServer(address: "::")
+        try lab.namespaces.run(lab.client, Self.outputRule())
+        try lab.namespaces.run(lab.client, Self.outputRule("ip6tables", destination: "fd00:77::2"))
+        let recorder = try await lab.startRecorder(listen: "[::]:\(Self.listenPort)", ["--mark", Self.mark])
+        for url in ["http://10.77.0.2:8000/file.txt", "http://[fd00:77::2]:8000/file.txt"] {
+            let got = try await lab.curl(url)
+            #expect(got.status == 0, "\(url): \(got.stderr)\nreplayd: \(recorder.stderr)")
+            #expect(got.body == lab.body)
+        }
+        let cassette = try await lab.finish(recorder)
+        #expect(cassette.sessions.map(\.open.server) == ["10.77.0.2:8000", "[fd00:77::2]:8000"])
+    }
+
+    @Test("a dedicated user instead of a mark: -m owner ! --uid-owner lets replayd's sockets through",
+          .enabled(if: ChildProcess.isInstalled("setpriv"), "setpriv is not installed"))
+    func ownerExclusion() async throws {
+        let lab = try Lab()
+        _ = try await lab.startServer()
+        try lab.namespaces.run(lab.client, ["iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "10.77.0.2", "--dport", "8000",
+                                            "-m", "owner", "!", "--uid-owner", "65534", "-j", "REDIRECT", "--to-ports", String(Self.listenPort)])
+        // replayd runs as nobody, who must be able to write the cassette.
+        chmod(lab.directory, 0o777)
+        let recorder = try lab.namespaces.start(lab.client, "setpriv", [
+            "--reuid=65534", "--regid=65534", "--clear-groups", TestPaths.replayd,
+            "record", "--transparent", "--listen", "127.0.0.1:\(Self.listenPort)", "-o", lab.cassette,
+        ])
+        _ = try await recorder.listeningPort()
+        let got = try await lab.curl("http://10.77.0.2:8000/file.txt")
+        #expect(got.status == 0, "curl: \(got.stderr)\nreplayd: \(recorder.stderr)")
+        #expect(got.body == lab.body)
+        let cassette = try await lab.finish(recorder)
+        #expect(cassette.sessions.map(\.open.server) == ["10.77.0.2:8000"])
+    }
+
     @Test("a gateway: PREROUTING REDIRECT of a forwarded client's connection, three namespaces, no mark needed")
     func gateway() async throws {
         let namespaces = try NetworkNamespaces(["c", "g", "s"])
