@@ -237,25 +237,28 @@ struct TransparentEndToEndTests {
         #expect(cassette.header.details["upstream"] == "transparent: 10.77.0.2:8000")
     }
 
-    @Test("nftables: the same interception with an nft redirect rule and a meta mark exclusion",
+    @Test("nftables: one inet table redirects IPv4 and IPv6, with a meta mark exclusion",
           .enabled(if: ChildProcess.isInstalled("nft"), "nft is not installed"))
     func nftables() async throws {
         let lab = try Lab()
-        _ = try await lab.startServer()
+        _ = try await lab.startServer(address: "::")
         for rule in [
-            ["nft", "add", "table", "ip", "replayd"],
-            ["nft", "add", "chain", "ip", "replayd", "output", "{ type nat hook output priority -100 ; }"],
-            ["nft", "add", "rule", "ip", "replayd", "output", "ip", "daddr", "10.77.0.2", "tcp", "dport", "8000",
-             "meta", "mark", "!=", Self.mark, "redirect", "to", ":\(Self.listenPort)"],
+            // One table of family inet for IPv4 and IPv6, as docs/transparent.md shows.
+            ["nft", "add", "table", "inet", "replayd"],
+            ["nft", "add", "chain", "inet", "replayd", "output", "{ type nat hook output priority -100 ; }"],
+            ["nft", "add", "rule", "inet", "replayd", "output", "tcp", "dport", "8000", "meta", "mark", "!=", Self.mark,
+             "redirect", "to", ":\(Self.listenPort)"],
         ] {
             try lab.namespaces.run(lab.client, rule)
         }
-        let recorder = try await lab.startRecorder(["--mark", Self.mark])
-        let got = try await lab.curl("http://10.77.0.2:8000/file.txt")
-        #expect(got.status == 0, "curl: \(got.stderr)\nreplayd: \(recorder.stderr)")
-        #expect(got.body == lab.body)
+        let recorder = try await lab.startRecorder(listen: "[::]:\(Self.listenPort)", ["--mark", Self.mark])
+        for url in ["http://10.77.0.2:8000/file.txt", "http://[fd00:77::2]:8000/file.txt"] {
+            let got = try await lab.curl(url)
+            #expect(got.status == 0, "\(url): \(got.stderr)\nreplayd: \(recorder.stderr)")
+            #expect(got.body == lab.body)
+        }
         let cassette = try await lab.finish(recorder)
-        #expect(cassette.sessions.map(\.open.server) == ["10.77.0.2:8000"])
+        #expect(cassette.sessions.map(\.open.server) == ["10.77.0.2:8000", "[fd00:77::2]:8000"])
     }
 }
 
