@@ -9,7 +9,9 @@ import Glibc
 /// http.server), in network namespaces the tests create, with real iptables, ip6tables and nft
 /// REDIRECT rules: curl believes it talks to the server's address; replayd, redirected to,
 /// forwards to that address and names it in the cassette.
-@Suite("Transparent record", .enabled(if: NetworkNamespaces.available, NetworkNamespaces.skipReason), .timeLimit(.minutes(2)))
+/// One test at a time: each starts several processes (ip, iptables, python, replayd, curl), and
+/// on a two-core machine running them all at once slows every other test down.
+@Suite("Transparent record", .serialized, .enabled(if: NetworkNamespaces.available, NetworkNamespaces.skipReason), .timeLimit(.minutes(2)))
 struct TransparentEndToEndTests {
     static let listenPort = 15001
     static let mark = "7"
@@ -24,12 +26,17 @@ struct TransparentEndToEndTests {
         var client: String { namespaces.names[0] }
         var server: String { namespaces.names[1] }
 
-        init() throws {
-            namespaces = try NetworkNamespaces(["c", "s"])
-            directory = try TestPaths.temporaryDirectory("transparent")
+        private init(namespaces: NetworkNamespaces, directory: String) {
+            self.namespaces = namespaces
+            self.directory = directory
             body = "transparent \(UUID().uuidString)\n"
-            try namespaces.link(client, "eth0", ["10.77.0.1/24", "fd00:77::1/64"], to: server, "eth0", ["10.77.0.2/24", "fd00:77::2/64"])
-            try Data(body.utf8).write(to: URL(fileURLWithPath: directory + "/file.txt"))
+        }
+
+        static func make() async throws -> Lab {
+            let lab = Lab(namespaces: try await NetworkNamespaces.create(["c", "s"]), directory: try TestPaths.temporaryDirectory("transparent"))
+            try await lab.namespaces.link(lab.client, "eth0", ["10.77.0.1/24", "fd00:77::1/64"], to: lab.server, "eth0", ["10.77.0.2/24", "fd00:77::2/64"])
+            try Data(lab.body.utf8).write(to: URL(fileURLWithPath: lab.directory + "/file.txt"))
+            return lab
         }
 
         var cassette: String { directory + "/t.cassette" }
@@ -79,9 +86,9 @@ struct TransparentEndToEndTests {
 
     @Test("a local client redirected by iptables OUTPUT reaches the real server; the session names the server's address")
     func localClientIPv4() async throws {
-        let lab = try Lab()
+        let lab = try await Lab.make()
         let server = try await lab.startServer()
-        try lab.namespaces.run(lab.client, Self.outputRule())
+        try await lab.namespaces.run(lab.client, Self.outputRule())
         let recorder = try await lab.startRecorder(["--mark", Self.mark])
         let got = try await lab.curl("http://10.77.0.2:8000/file.txt")
         #expect(got.status == 0, "curl: \(got.stderr)\nreplayd: \(recorder.stderr)")
@@ -101,9 +108,9 @@ struct TransparentEndToEndTests {
     @Test("IPv6: ip6tables OUTPUT REDIRECT to [::1], the original destination read with IP6T_SO_ORIGINAL_DST",
           .enabled(if: ChildProcess.isInstalled("ip6tables"), "ip6tables is not installed"))
     func localClientIPv6() async throws {
-        let lab = try Lab()
+        let lab = try await Lab.make()
         _ = try await lab.startServer(address: "fd00:77::2")
-        try lab.namespaces.run(lab.client, Self.outputRule("ip6tables", destination: "fd00:77::2"))
+        try await lab.namespaces.run(lab.client, Self.outputRule("ip6tables", destination: "fd00:77::2"))
         let recorder = try await lab.startRecorder(listen: "[::1]:\(Self.listenPort)", ["--mark", Self.mark])
         let got = try await lab.curl("http://[fd00:77::2]:8000/file.txt")
         #expect(got.status == 0, "curl: \(got.stderr)\nreplayd: \(recorder.stderr)")
@@ -118,10 +125,10 @@ struct TransparentEndToEndTests {
     @Test("one listener on [::] takes both: IPv4 redirects (read with SO_ORIGINAL_DST on a dual-stack socket) and IPv6 ones",
           .enabled(if: ChildProcess.isInstalled("ip6tables"), "ip6tables is not installed"))
     func dualStackListener() async throws {
-        let lab = try Lab()
+        let lab = try await Lab.make()
         _ = try await lab.startServer(address: "::")
-        try lab.namespaces.run(lab.client, Self.outputRule())
-        try lab.namespaces.run(lab.client, Self.outputRule("ip6tables", destination: "fd00:77::2"))
+        try await lab.namespaces.run(lab.client, Self.outputRule())
+        try await lab.namespaces.run(lab.client, Self.outputRule("ip6tables", destination: "fd00:77::2"))
         let recorder = try await lab.startRecorder(listen: "[::]:\(Self.listenPort)", ["--mark", Self.mark])
         for url in ["http://10.77.0.2:8000/file.txt", "http://[fd00:77::2]:8000/file.txt"] {
             let got = try await lab.curl(url)
@@ -135,9 +142,9 @@ struct TransparentEndToEndTests {
     @Test("a dedicated user instead of a mark: -m owner ! --uid-owner lets replayd's sockets through",
           .enabled(if: ChildProcess.isInstalled("setpriv"), "setpriv is not installed"))
     func ownerExclusion() async throws {
-        let lab = try Lab()
+        let lab = try await Lab.make()
         _ = try await lab.startServer()
-        try lab.namespaces.run(lab.client, ["iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "10.77.0.2", "--dport", "8000",
+        try await lab.namespaces.run(lab.client, ["iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "10.77.0.2", "--dport", "8000",
                                             "-m", "owner", "!", "--uid-owner", "65534", "-j", "REDIRECT", "--to-ports", String(Self.listenPort)])
         // replayd runs as nobody, who must be able to write the cassette.
         chmod(lab.directory, 0o777)
@@ -155,14 +162,14 @@ struct TransparentEndToEndTests {
 
     @Test("a gateway: PREROUTING REDIRECT of a forwarded client's connection, three namespaces, no mark needed")
     func gateway() async throws {
-        let namespaces = try NetworkNamespaces(["c", "g", "s"])
+        let namespaces = try await NetworkNamespaces.create(["c", "g", "s"])
         defer { namespaces.remove() }
         let (client, gateway, server) = (namespaces.names[0], namespaces.names[1], namespaces.names[2])
-        try namespaces.link(client, "eth0", ["10.1.0.2/24"], to: gateway, "lan", ["10.1.0.1/24"])
-        try namespaces.link(gateway, "wan", ["10.2.0.1/24"], to: server, "eth0", ["10.2.0.2/24"])
-        try namespaces.run(client, ["ip", "route", "add", "default", "via", "10.1.0.1"])
-        try namespaces.run(server, ["ip", "route", "add", "default", "via", "10.2.0.1"])
-        try namespaces.run(gateway, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+        try await namespaces.link(client, "eth0", ["10.1.0.2/24"], to: gateway, "lan", ["10.1.0.1/24"])
+        try await namespaces.link(gateway, "wan", ["10.2.0.1/24"], to: server, "eth0", ["10.2.0.2/24"])
+        try await namespaces.run(client, ["ip", "route", "add", "default", "via", "10.1.0.1"])
+        try await namespaces.run(server, ["ip", "route", "add", "default", "via", "10.2.0.1"])
+        try await namespaces.run(gateway, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
         let directory = try TestPaths.temporaryDirectory("transparent")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let body = "gateway \(UUID().uuidString)\n"
@@ -170,7 +177,7 @@ struct TransparentEndToEndTests {
         let http = try namespaces.start(server, "python3", ["-u", "-m", "http.server", "8000", "--bind", "10.2.0.2", "--directory", directory])
         defer { http.stop() }
         _ = try await http.waitForStdout(containing: "Serving HTTP")
-        try namespaces.run(gateway, ["iptables", "-t", "nat", "-A", "PREROUTING", "-i", "lan", "-p", "tcp", "--dport", "8000",
+        try await namespaces.run(gateway, ["iptables", "-t", "nat", "-A", "PREROUTING", "-i", "lan", "-p", "tcp", "--dport", "8000",
                                      "-j", "REDIRECT", "--to-ports", String(Self.listenPort)])
         let cassettePath = directory + "/g.cassette"
         let recorder = try namespaces.start(gateway, TestPaths.replayd, ["record", "--transparent", "--listen", "10.1.0.1:\(Self.listenPort)", "-o", cassettePath])
@@ -189,10 +196,10 @@ struct TransparentEndToEndTests {
 
     @Test("without --mark the OUTPUT rule catches replayd's own upstream connection: refused as a loop, the server never asked")
     func ownUpstreamLoopIsRefused() async throws {
-        let lab = try Lab()
+        let lab = try await Lab.make()
         let server = try await lab.startServer()
         // The same rule as with --mark: only the mark would make it let replayd's sockets through.
-        try lab.namespaces.run(lab.client, Self.outputRule())
+        try await lab.namespaces.run(lab.client, Self.outputRule())
         let recorder = try await lab.startRecorder()
         let got = try await lab.curl("http://10.77.0.2:8000/file.txt")
         #expect(got.status != 0, "curl got: \(got.body)")
@@ -206,10 +213,10 @@ struct TransparentEndToEndTests {
 
     @Test("a connection made straight to the listener is refused: its original destination is the listener itself")
     func directConnectionIsRefused() async throws {
-        let lab = try Lab()
+        let lab = try await Lab.make()
         // With a REDIRECT rule in place, as in real use, conntrack keeps a NAT entry for every
         // connection, the direct one included (without any, it is refused as not redirected).
-        try lab.namespaces.run(lab.client, Self.outputRule())
+        try await lab.namespaces.run(lab.client, Self.outputRule())
         let recorder = try await lab.startRecorder()
         let got = try await lab.curl("http://127.0.0.1:\(Self.listenPort)/file.txt")
         #expect(got.status != 0, "curl got: \(got.body)")
@@ -220,10 +227,10 @@ struct TransparentEndToEndTests {
 
     @Test("--upstream is an allow-list: a redirected connection to another destination is refused, named in the log")
     func allowList() async throws {
-        let lab = try Lab()
+        let lab = try await Lab.make()
         _ = try await lab.startServer(port: 8000)
         let other = try await lab.startServer(port: 8001)
-        try lab.namespaces.run(lab.client, Self.outputRule(ports: "8000,8001"))
+        try await lab.namespaces.run(lab.client, Self.outputRule(ports: "8000,8001"))
         let recorder = try await lab.startRecorder(["--mark", Self.mark, "--upstream", "10.77.0.2:8000"])
         let refused = try await lab.curl("http://10.77.0.2:8001/file.txt")
         #expect(refused.status != 0, "curl got: \(refused.body)")
@@ -240,7 +247,7 @@ struct TransparentEndToEndTests {
     @Test("nftables: one inet table redirects IPv4 and IPv6, with a meta mark exclusion",
           .enabled(if: ChildProcess.isInstalled("nft"), "nft is not installed"))
     func nftables() async throws {
-        let lab = try Lab()
+        let lab = try await Lab.make()
         _ = try await lab.startServer(address: "::")
         for rule in [
             // One table of family inet for IPv4 and IPv6, as docs/transparent.md shows.
@@ -249,7 +256,7 @@ struct TransparentEndToEndTests {
             ["nft", "add", "rule", "inet", "replayd", "output", "tcp", "dport", "8000", "meta", "mark", "!=", Self.mark,
              "redirect", "to", ":\(Self.listenPort)"],
         ] {
-            try lab.namespaces.run(lab.client, rule)
+            try await lab.namespaces.run(lab.client, rule)
         }
         let recorder = try await lab.startRecorder(listen: "[::]:\(Self.listenPort)", ["--mark", Self.mark])
         for url in ["http://10.77.0.2:8000/file.txt", "http://[fd00:77::2]:8000/file.txt"] {

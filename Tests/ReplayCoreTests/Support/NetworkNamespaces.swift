@@ -25,40 +25,55 @@ final class NetworkNamespaces {
     let names: [String]
     private var removed = false
 
+    private init(names: [String]) {
+        self.names = names
+    }
+
     /// Creates one namespace per label, each with loopback up.
-    init(_ labels: [String]) throws {
+    static func create(_ labels: [String]) async throws -> NetworkNamespaces {
         let serial = UUID().uuidString.prefix(6).lowercased()
         var created: [String] = []
         do {
             for label in labels {
                 let name = "rd\(label)\(getpid())x\(serial)"
-                try Self.command(["ip", "netns", "add", name])
+                try await run(["ip", "netns", "add", name])
                 created.append(name)
-                try Self.command(["ip", "-n", name, "link", "set", "lo", "up"])
+                try await run(["ip", "-n", name, "link", "set", "lo", "up"])
             }
         } catch {
-            for name in created { Self.remove(name) }
+            for name in created { remove(name) }
             throw error
         }
-        names = created
+        return NetworkNamespaces(names: created)
     }
 
     /// Joins two namespaces with a veth pair, `a`'s end named `aName` with `aAddresses` (CIDR,
     /// IPv4 or IPv6), `b`'s likewise. IPv6 addresses are added `nodad`, usable at once.
-    func link(_ a: String, _ aName: String, _ aAddresses: [String], to b: String, _ bName: String, _ bAddresses: [String]) throws {
-        try Self.command(["ip", "link", "add", aName, "netns", a, "type", "veth", "peer", "name", bName, "netns", b])
+    func link(_ a: String, _ aName: String, _ aAddresses: [String], to b: String, _ bName: String, _ bAddresses: [String]) async throws {
+        try await Self.run(["ip", "link", "add", aName, "netns", a, "type", "veth", "peer", "name", bName, "netns", b])
         for (namespace, interface, addresses) in [(a, aName, aAddresses), (b, bName, bAddresses)] {
             for address in addresses {
-                try Self.command(["ip", "-n", namespace, "addr", "add", address, "dev", interface] + (address.contains(":") ? ["nodad"] : []))
+                try await Self.run(["ip", "-n", namespace, "addr", "add", address, "dev", interface] + (address.contains(":") ? ["nodad"] : []))
             }
-            try Self.command(["ip", "-n", namespace, "link", "set", interface, "up"])
+            try await Self.run(["ip", "-n", namespace, "link", "set", interface, "up"])
         }
     }
 
     /// Runs a short command inside `namespace` and returns its stdout; fails on a non-zero exit.
     @discardableResult
-    func run(_ namespace: String, _ arguments: [String]) throws -> String {
-        try Self.command(["ip", "netns", "exec", namespace] + arguments)
+    func run(_ namespace: String, _ arguments: [String]) async throws -> String {
+        try await Self.run(["ip", "netns", "exec", namespace] + arguments)
+    }
+
+    /// Runs a short command (a program on PATH and its arguments) to its end, at most 10 s,
+    /// without holding a thread of the test pool; returns stdout, throws with stderr on failure.
+    @discardableResult
+    static func run(_ arguments: [String]) async throws -> String {
+        guard let program = arguments.first else { return "" }
+        let child = try ChildProcess(program, Array(arguments.dropFirst()))
+        let status = try await child.wait(timeout: 10)
+        guard status == 0 else { throw NetworkNamespaceError(command: arguments, status: status, stderr: child.stderr) }
+        return child.stdout
     }
 
     /// Starts a long-running program inside `namespace` (`ip netns exec` replaces itself with it,
@@ -84,8 +99,8 @@ final class NetworkNamespaces {
         _ = try? command(["ip", "netns", "del", name])
     }
 
-    /// Runs `arguments` (a program on PATH and its arguments) to its end, at most `timeout`
-    /// seconds; returns stdout, throws with stderr on failure.
+    /// Runs `arguments` to its end, at most `timeout` seconds, blocking: for the probe and the
+    /// removal in `deinit`, where nothing can be awaited. Returns stdout, throws with stderr.
     @discardableResult
     static func command(_ arguments: [String], timeout: Double = 10) throws -> String {
         guard let program = arguments.first else { return "" }
