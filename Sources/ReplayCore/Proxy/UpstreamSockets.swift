@@ -31,9 +31,9 @@ public final class UpstreamSockets: Sendable {
     }
 
     /// The local addresses of the upstream sockets open now, once no connect(2) is under way.
-    /// A redirected connection of ours can be accepted while the connect(2) that made it has
-    /// not yet returned (over loopback the handshake completes inside the call): waiting for
-    /// it is what makes the loop check certain.
+    /// A redirected connection of ours can be accepted, on another event loop, before the
+    /// connect(2) that made it has returned and its address is noted (the handshake with our own
+    /// listener needs no network): waiting for it is what makes the loop check certain.
     func settledLocalAddresses(on eventLoop: EventLoop) -> EventLoopFuture<Set<TransparentRouting.Endpoint>> {
         let promise = eventLoop.makePromise(of: Set<TransparentRouting.Endpoint>.self)
         settle(promise, on: eventLoop, deadline: .now() + Self.settleLimit)
