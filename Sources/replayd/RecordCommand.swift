@@ -38,14 +38,21 @@ struct RecordCommand: AsyncParsableCommand {
               replayd record --listen 8443 --upstream 127.0.0.1:443 -o tls.cassette --lossless
               replayd record --listen 2525 --upstream 127.0.0.1:25 -o live.cassette --fault "match=^RCPT reset"
               replayd record --listen 2525 --upstream 127.0.0.1:25 -o slow.cassette --fault "match=^DATA delay=3s" --fault "every=2 slow=500"
+
+            TRANSPARENT (Linux, root): record a local client's connections to port 80 without reconfiguring it; \
+            replayd's own upstream sockets carry mark 1 and the rule leaves them alone:
+              iptables -t nat -A OUTPUT -p tcp --dport 80 -m mark ! --mark 1 -j REDIRECT --to-ports 8080
+              replayd record --transparent --mark 1 --listen 127.0.0.1:8080 -o web.cassette
+              iptables -t nat -D OUTPUT -p tcp --dport 80 -m mark ! --mark 1 -j REDIRECT --to-ports 8080
+            On a gateway (PREROUTING) no mark is needed; see the README and docs/transparent.md.
             """
     )
 
     @Option(name: .long, help: ArgumentHelp("Where to accept clients (default host 127.0.0.1; port 0 picks one).", valueName: "[HOST:]PORT"))
     var listen: String
 
-    @Option(name: .long, help: ArgumentHelp("The server to forward to.", valueName: "HOST:PORT"))
-    var upstream: String
+    @Option(name: .long, help: ArgumentHelp("The server to forward to. With --transparent: optional, repeatable, the only original destinations forwarded.", valueName: "HOST:PORT"))
+    var upstream: [String] = []
 
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The cassette to write.", valueName: "CASSETTE"))
     var output: String
@@ -83,6 +90,9 @@ struct RecordCommand: AsyncParsableCommand {
     @OptionGroup(title: "Secrets")
     var redaction: RedactionOptions
 
+    @OptionGroup(title: "Transparent interception")
+    var transparent: TransparentOptions
+
     func validate() throws {
         guard connectTimeout > 0, connectTimeout.isFinite else {
             throw ValidationError("--connect-timeout must be a positive number of seconds")
@@ -91,6 +101,7 @@ struct RecordCommand: AsyncParsableCommand {
         guard !(force && append) else {
             throw ValidationError("--force and --append exclude each other: replace the cassette or add to it")
         }
+        try transparent.validate(upstreams: upstream)
     }
 
     func run() async throws {
@@ -104,18 +115,30 @@ struct RecordCommand: AsyncParsableCommand {
 
     private func record(logger: Logger) async throws {
         let listenEndpoint = try HostPort(parsing: listen, defaultHost: "127.0.0.1")
-        let upstreamEndpoint = try HostPort(parsing: upstream)
-        let upstreamAddress: SocketAddress
-        do {
-            upstreamAddress = try upstreamEndpoint.resolve()
-        } catch {
-            guard case .cannotResolve(let name, let reason) = error else { throw error }
-            throw CommandError("cannot resolve upstream \(name): \(reason)", status: .peerUnreachable)
+        var options: ProxyOptions
+        let upstreamLabel: String
+        if transparent.transparent {
+            upstreamLabel = TransparentOptions.headerLabel(upstreams: upstream)
+            // Each connection has its own upstream: the placeholder is never connected to.
+            options = ProxyOptions(listen: listenEndpoint, upstream: try SocketAddress(ipAddress: "0.0.0.0", port: 0), upstreamName: upstreamLabel,
+                                   connectTimeout: .nanoseconds(Int64(connectTimeout * 1e9)))
+            options.transparent = try transparent.routing(upstreams: upstream)
+            options.upstreamMark = transparent.mark
+        } else {
+            let upstreamEndpoint = try HostPort(parsing: upstream.first ?? "")
+            upstreamLabel = upstreamEndpoint.description
+            let upstreamAddress: SocketAddress
+            do {
+                upstreamAddress = try upstreamEndpoint.resolve()
+            } catch {
+                guard case .cannotResolve(let name, let reason) = error else { throw error }
+                throw CommandError("cannot resolve upstream \(name): \(reason)", status: .peerUnreachable)
+            }
+            options = ProxyOptions(
+                listen: listenEndpoint, upstream: upstreamAddress, upstreamName: upstreamLabel,
+                connectTimeout: .nanoseconds(Int64(connectTimeout * 1e9))
+            )
         }
-        var options = ProxyOptions(
-            listen: listenEndpoint, upstream: upstreamAddress, upstreamName: upstreamEndpoint.description,
-            connectTimeout: .nanoseconds(Int64(connectTimeout * 1e9))
-        )
         options.proto = try ProtocolOption.parse(proto)
         options.redact = !redaction.noRedact
         options.redactRules = try redaction.rules()
@@ -143,14 +166,14 @@ struct RecordCommand: AsyncParsableCommand {
         let writer: CassetteWriter
         switch try RecordOutput.plan(path: output, force: force, append: append) {
         case .create:
-            let header = CassetteHeader(source: .record, details: ["upstream": upstreamEndpoint.description])
+            let header = CassetteHeader(source: .record, details: ["upstream": upstreamLabel])
             // Written as OUTPUT.partial until the proxy listens, so a start that fails (port in use)
             // never replaces an existing cassette; then renamed, and it grows in place from there on.
             writer = try CassetteWriter(path: output, header: header, atomic: true)
         case .append(let existing):
             for warning in existing.warnings { logger.warning("\(warning)") }
-            if let recorded = existing.header.details["upstream"], recorded != upstreamEndpoint.description {
-                logger.warning("\(output) was recorded from upstream \(recorded); its new sessions come from \(upstreamEndpoint.description)")
+            if let recorded = existing.header.details["upstream"], recorded != upstreamLabel {
+                logger.warning("\(output) was recorded from upstream \(recorded); its new sessions come from \(upstreamLabel)")
             }
             options.firstSession = existing.nextSession
             writer = try CassetteWriter(appendingTo: output)

@@ -4,7 +4,7 @@ import NIOCore
 public struct ProxyOptions: Sendable {
     /// Where to accept clients (port 0 picks a free port).
     public var listen: HostPort
-    /// The upstream server, resolved once at start.
+    /// The upstream server, resolved once at start (unused with `transparent`).
     public var upstream: SocketAddress
     /// The upstream as the user wrote it, for the cassette header.
     public var upstreamName: String
@@ -20,6 +20,11 @@ public struct ProxyOptions: Sendable {
     public var redactRules = UserRedactionRules.none
     /// `--fault` rules on live traffic (reset and close), and the seed of their `p=`.
     public var faults: FaultSettings?
+    /// Transparent mode (`record --transparent`): each connection goes to its original
+    /// destination, as these rules decide, instead of to `upstream`.
+    public var transparent: TransparentRouting?
+    /// The `SO_MARK` of upstream sockets in transparent mode (`--mark`).
+    public var upstreamMark: UInt32?
 
     public init(listen: HostPort, upstream: SocketAddress, upstreamName: String, connectTimeout: TimeAmount = .seconds(10),
                 proto: WireProtocol? = nil) {

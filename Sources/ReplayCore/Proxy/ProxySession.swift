@@ -60,9 +60,10 @@ final class ProxySession {
     init(
         tap: SessionTap, upstream: SocketAddress, connectTimeout: TimeAmount, eventLoop: EventLoop,
         recorder: CassetteRecorder, tagger: ProtocolTagger = ProtocolTagger(), redactor: Redactor? = nil, logger: Logger,
-        faults: LiveFaultPlan? = nil, onFinished: @escaping (ConnectionSummary) -> Void
+        faults: LiveFaultPlan? = nil, upstreamSockets: UpstreamSockets? = nil, onFinished: @escaping (ConnectionSummary) -> Void
     ) {
         self.tap = tap
+        self.upstreamSockets = upstreamSockets
         self.faults = faults.flatMap { $0.isActive ? $0 : nil }
         self.tagger = tagger
         self.redactor = redactor
@@ -80,6 +81,8 @@ final class ProxySession {
 
     private let upstream: SocketAddress
     private let connectTimeout: TimeAmount
+    /// Transparent mode: marks the upstream socket and keeps its address known while it is open.
+    private let upstreamSockets: UpstreamSockets?
 
     /// Adds the client glue to the accepted channel (not registered yet) and records `open`.
     /// The upstream connection starts once the client channel is active (`clientActive`), so
@@ -115,14 +118,18 @@ final class ProxySession {
         connectStarted = Self.now()
         let loopBoundSelf = NIOLoopBound(self, eventLoop: eventLoop)
         let loopBoundGlue = NIOLoopBound(serverGlue, eventLoop: eventLoop)
-        let connected = ClientBootstrap(group: eventLoop)
+        var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.allowRemoteHalfClosure, value: true)
+        if let upstreamSockets { bootstrap = upstreamSockets.configure(bootstrap) }
+        let tracker = upstreamSockets.map { NIOLoopBound($0.tracker(), eventLoop: eventLoop) }
+        let connected = bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let session = loopBoundSelf.value
                     if session.cancelUpstream { throw ChannelError.ioOnClosedChannel }
                     session.upstreamChannel = channel
+                    if let tracker { try channel.pipeline.syncOperations.addHandler(tracker.value) }
                     try channel.pipeline.syncOperations.addHandler(loopBoundGlue.value)
                 }
             }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -28,9 +31,12 @@ public final class RecordingProxy: Sendable {
     private let logger: Logger
     private let group: any EventLoopGroup
     private let state = NIOLockedValueBox(State())
+    /// Transparent mode: the upstream sockets open now, for loop detection.
+    private let upstreamSockets: UpstreamSockets?
 
     public init(options: ProxyOptions, recorder: CassetteRecorder, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.options = options
+        self.upstreamSockets = options.transparent.map { _ in UpstreamSockets(mark: options.upstreamMark) }
         self.recorder = recorder
         self.logger = logger
         self.group = group
@@ -53,9 +59,7 @@ public final class RecordingProxy: Sendable {
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(.autoRead, value: false)
                 .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try self.startSession(on: channel)
-                    }
+                    self.initializeChild(channel)
                 }
                 .bind(host: options.listen.host, port: options.listen.port)
                 .get()
@@ -101,7 +105,39 @@ public final class RecordingProxy: Sendable {
         state.withLockedValue { $0.live.count }
     }
 
-    private func startSession(on channel: Channel) throws {
+    private func initializeChild(_ channel: Channel) -> EventLoopFuture<Void> {
+        guard let routing = options.transparent else {
+            return channel.eventLoop.makeCompletedFuture { try self.startSession(on: channel, upstream: self.options.upstream) }
+        }
+        let own = upstreamSockets?.settledLocalAddresses(on: channel.eventLoop) ?? channel.eventLoop.makeSucceededFuture([])
+        return OriginalDestination.read(from: channel).map { Result<SocketAddress, any Error>.success($0) }.flatMapError { error in
+            channel.eventLoop.makeSucceededFuture(.failure(error))
+        }.and(own).flatMapThrowing { lookup, ownUpstreams in
+            var failure: String?
+            if case .failure(let error) = lookup {
+                // ENOENT: conntrack has no NAT for it (a direct connection, or no rule matched).
+                failure = (error as? IOError)?.errnoCode == ENOENT ? "no NAT entry for it" : SocketErrorText.describe(error)
+            }
+            let decision = routing.decide(
+                original: try? lookup.get(), lookupFailure: failure,
+                client: channel.remoteAddress, local: channel.localAddress, listener: self.state.withLockedValue { $0.serverChannel?.localAddress },
+                ownUpstreams: ownUpstreams
+            )
+            switch decision {
+            case .connect(let destination):
+                try self.startSession(on: channel, upstream: destination)
+            case .refuse(let refusal):
+                // Not a session of the cassette (its number is skipped): nothing was forwarded.
+                self.state.withLockedValue { _ = $0.acceptedNumbers.removeValue(forKey: ObjectIdentifier(channel)) }
+                var logger = self.logger
+                logger[metadataKey: "client"] = "\(channel.remoteAddress?.cassetteName ?? "?")"
+                logger.warning("\(refusal)")
+                try channel.pipeline.syncOperations.addHandler(RefusingHandler())
+            }
+        }
+    }
+
+    private func startSession(on channel: Channel, upstream: SocketAddress) throws {
         let (stamp, stopping) = state.withLockedValue { state in
             (state.acceptedNumbers.removeValue(forKey: ObjectIdentifier(channel)), state.stopping)
         }
@@ -113,16 +149,18 @@ public final class RecordingProxy: Sendable {
         var logger = self.logger
         logger[metadataKey: "session"] = "\(stamp.session)"
         logger[metadataKey: "client"] = "\(clientName)"
+        if options.transparent != nil { logger[metadataKey: "server"] = "\(upstream.cassetteName)" }
         let tap = SessionTap(
-            session: stamp.session, client: clientName, server: options.upstream.cassetteName,
+            session: stamp.session, client: clientName, server: upstream.cassetteName,
             start: stamp.wallClock, startUptime: stamp.uptime
         )
         let number = stamp.session
         let session = ProxySession(
-            tap: tap, upstream: options.upstream, connectTimeout: options.connectTimeout, eventLoop: channel.eventLoop, recorder: recorder,
+            tap: tap, upstream: upstream, connectTimeout: options.connectTimeout, eventLoop: channel.eventLoop, recorder: recorder,
             tagger: ProtocolTagger(forced: options.proto),
             redactor: options.redact ? Redactor(user: options.redactRules) : nil, logger: logger,
-            faults: options.faults.map { LiveFaultPlan(rules: $0.rules, connection: number, seed: $0.seed, serverPort: options.upstream.port, chaos: $0.chaos) }) { _ in
+            faults: options.faults.map { LiveFaultPlan(rules: $0.rules, connection: number, seed: $0.seed, serverPort: upstream.port, chaos: $0.chaos) },
+            upstreamSockets: upstreamSockets) { _ in
             self.sessionEnded(number)
         }
         let boundSession = NIOLoopBound(session, eventLoop: channel.eventLoop)
