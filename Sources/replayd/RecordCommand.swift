@@ -38,6 +38,12 @@ struct RecordCommand: AsyncParsableCommand {
               replayd record --listen 8443 --upstream 127.0.0.1:443 -o tls.cassette --lossless
               replayd record --listen 2525 --upstream 127.0.0.1:25 -o live.cassette --fault "match=^RCPT reset"
               replayd record --listen 2525 --upstream 127.0.0.1:25 -o slow.cassette --fault "match=^DATA delay=3s" --fault "every=2 slow=500"
+
+            TLS (see docs/tls.md; `replayd cert --out tls` makes a test certificate): the cassette \
+            holds the decrypted plaintext and a "tls" event where TLS began.
+              replayd record --listen 8443 --upstream example.net:443 -o https.cassette --tls-cert tls/cert.pem --tls-key tls/key.pem --upstream-tls
+              replayd record --listen 8443 --upstream 127.0.0.1:4443 -o https.cassette --tls-cert tls/cert.pem --tls-key tls/key.pem --upstream-tls --upstream-ca tls/ca.pem
+              replayd record --listen 2525 --upstream 127.0.0.1:25 -o smtp.cassette --starttls smtp --tls-cert tls/cert.pem --tls-key tls/key.pem --upstream-insecure
             """
     )
 
@@ -83,6 +89,9 @@ struct RecordCommand: AsyncParsableCommand {
     @OptionGroup(title: "Secrets")
     var redaction: RedactionOptions
 
+    @OptionGroup(title: "TLS")
+    var tls: RecordTLSOptions
+
     func validate() throws {
         guard connectTimeout > 0, connectTimeout.isFinite else {
             throw ValidationError("--connect-timeout must be a positive number of seconds")
@@ -119,6 +128,11 @@ struct RecordCommand: AsyncParsableCommand {
         options.proto = try ProtocolOption.parse(proto)
         options.redact = !redaction.noRedact
         options.redactRules = try redaction.rules()
+        do {
+            options.tls = try tls.proxyOptions(upstreamHost: upstreamEndpoint.host, logger: logger)
+        } catch {
+            throw CommandError("\(error)", status: .badInput)
+        }
         if !faultRules.isEmpty || chaos != nil {
             do {
                 let rules = try faultRules.map { text throws(FaultRuleError) in

@@ -20,6 +20,8 @@ public struct ProxyOptions: Sendable {
     public var redactRules = UserRedactionRules.none
     /// `--fault` rules on live traffic (reset and close), and the seed of their `p=`.
     public var faults: FaultSettings?
+    /// TLS on the client leg, the upstream leg or both (nil: plain TCP both ways).
+    public var tls: ProxyTLSOptions?
 
     public init(listen: HostPort, upstream: SocketAddress, upstreamName: String, connectTimeout: TimeAmount = .seconds(10),
                 proto: WireProtocol? = nil) {

@@ -122,7 +122,8 @@ public final class RecordingProxy: Sendable {
             tap: tap, upstream: options.upstream, connectTimeout: options.connectTimeout, eventLoop: channel.eventLoop, recorder: recorder,
             tagger: ProtocolTagger(forced: options.proto),
             redactor: options.redact ? Redactor(user: options.redactRules) : nil, logger: logger,
-            faults: options.faults.map { LiveFaultPlan(rules: $0.rules, connection: number, seed: $0.seed, serverPort: options.upstream.port, chaos: $0.chaos) }) { _ in
+            faults: options.faults.map { LiveFaultPlan(rules: $0.rules, connection: number, seed: $0.seed, serverPort: options.upstream.port, chaos: $0.chaos) },
+            tls: options.tls) { _ in
             self.sessionEnded(number)
         }
         let boundSession = NIOLoopBound(session, eventLoop: channel.eventLoop)
