@@ -73,7 +73,10 @@ final class PostfixServer {
             anvil     unix - - n - 1 anvil
             postlog   unix-dgram n - n - 1 postlogd
 
-            """
+            """ + (tls == nil ? "" : """
+            tlsmgr    unix - - n 1000? 1 tlsmgr
+
+            """)
         try mainCF.write(toFile: conf + "/main.cf", atomically: true, encoding: .utf8)
         try masterCF.write(toFile: conf + "/master.cf", atomically: true, encoding: .utf8)
         try (Self.users.map { "\($0) ok" }.joined(separator: "\n") + "\n").write(toFile: conf + "/recipients", atomically: true, encoding: .utf8)
