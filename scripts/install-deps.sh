@@ -2,13 +2,13 @@
 # Installs what replayd builds and tests with on Debian or Ubuntu, and nothing when it is all there:
 # libpcap-dev to build; for the tests tcpdump, tshark, swaks and aiosmtpd (a real SMTP server), and
 # the real servers and clients of the replay end-to-end tests: postfix, redis-server and redis-cli,
-# dnsmasq and dig, curl.
+# dnsmasq and dig, curl; dovecot (POP3) for the STARTTLS test.
 # Works without systemd (containers, CI): nothing here starts a service; the tests start each server
 # themselves, on loopback ports of their own.
 set -euo pipefail
 
 packages=(libpcap-dev pkg-config tcpdump tshark swaks iproute2 iptables python3 python3-pip
-          postfix redis-server redis-tools dnsmasq-base bind9-dnsutils curl)
+          postfix redis-server redis-tools dnsmasq-base bind9-dnsutils curl dovecot-pop3d)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

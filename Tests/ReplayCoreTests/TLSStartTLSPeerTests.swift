@@ -110,3 +110,52 @@ struct TLSStartTLSPeerTests {
         #expect(markers.first?.sni == "localhost")
     }
 }
+
+/// `record --starttls pop3` in front of a real Dovecot, with Python's poplib as the client.
+@Suite("TLSStartTLSDovecot", .timeLimit(.minutes(2)))
+struct TLSStartTLSDovecotTests {
+    static var canRun: Bool { ChildProcess.isInstalled("dovecot") && ChildProcess.isInstalled("python3") && getuid() == 0 }
+
+    @Test("poplib STLS through record --starttls pop3 logs in to Dovecot; the cassette holds USER and PASS after the marker",
+          .enabled(if: canRun, "needs dovecot, python3 and root"))
+    func pop3() async throws {
+        let directory = try TestPaths.temporaryDirectory("tls-pop3")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let files = try TestCertificateAuthority.write(to: directory + "/tls", names: ["localhost", "127.0.0.1"])
+        let dovecot = try await DovecotServer(directory: directory, certificate: files.certificate, key: files.key)
+        defer { dovecot.stop() }
+        let cassette = directory + "/pop3.cassette"
+        let (recorder, port) = try await ReplaydProcess.record(upstream: dovecot.port, to: cassette, [
+            "--starttls", "pop3", "--tls-cert", files.certificate, "--tls-key", files.key, "--upstream-insecure",
+        ])
+        defer { recorder.stop() }
+        let script = """
+            import poplib, ssl, sys
+            p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=10)
+            print("welcome", p.getwelcome())
+            p.stls(ssl.create_default_context(cafile=sys.argv[2]))
+            print("user", p.user("alice")); print("pass", p.pass_("secret")); print("stat", p.stat()); p.quit()
+            """
+        let client = try ChildProcess("python3", ["-c", script, String(port), files.caCertificate])
+        let status = try await client.wait(timeout: 30)
+        #expect(status == 0, "\(client.stdout)\(client.stderr)\n\(recorder.stderr)\n\(dovecot.log)")
+        #expect(client.stdout.contains("pass b'+OK Logged in.'"), "\(client.stdout)\(client.stderr)")
+        #expect(try await ReplaydProcess.finish(recorder) == 0, "\(recorder.stderr)")
+
+        let session = try #require(try Cassette.load(path: cassette).sessions.first)
+        let markerIndex = try #require(session.events.firstIndex { if case .tls = $0.kind { return true } else { return false } })
+        func text(_ events: ArraySlice<SessionEvent>, _ direction: Direction) -> String {
+            String(decoding: events.flatMap { event -> [UInt8] in
+                if case .data(let d, let bytes) = event.kind, d == direction { return bytes }
+                return []
+            }, as: UTF8.self)
+        }
+        #expect(text(session.events[..<markerIndex], .clientToServer).hasSuffix("STLS\r\n"))
+        #expect(text(session.events[..<markerIndex], .serverToClient).contains("+OK Begin TLS"))
+        let after = text(session.events[markerIndex...], .clientToServer)
+        #expect(after.hasPrefix("USER alice\r\n"), "\(after)")
+        // Redaction is on: the password's bytes are masked, the command stays.
+        #expect(after.contains("PASS "), "\(after)")
+        #expect(!after.contains("secret"), "\(after)")
+    }
+}

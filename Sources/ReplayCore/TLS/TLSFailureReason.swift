@@ -24,6 +24,10 @@ public enum TLSFailureReason {
         ("TLSV1_ALERT_INTERNAL_ERROR", "the peer had an internal error"),
         ("WRONG_SSL_VERSION", "no TLS protocol version in common (protocol version)"),
         ("PEER_DID_NOT_RETURN_A_CERTIFICATE", "the peer sent no certificate"),
+        ("EOF during handshake", "the peer closed the connection during the handshake"),
+        // What a TLS 1.3 client that rejects the certificate often leaves behind: its alert
+        // cannot be read (it is sent under keys the server has not switched to).
+        ("DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "the peer aborted the handshake (its last record could not be decrypted; often a client that does not trust the certificate)"),
     ]
 
     /// A short reason for a handshake `error` seen on one leg.
@@ -69,7 +73,12 @@ public enum TLSFailureReason {
         case .zeroReturn, .syscallError:
             return "the peer closed the connection during the handshake"
         default:
-            return text
+            // BoringSSL's reason codes without its source paths.
+            let codes = text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "]" }).compactMap { word -> String? in
+                guard let range = word.range(of: "OPENSSL_internal:") else { return nil }
+                return String(word[range.upperBound...])
+            }
+            return codes.isEmpty ? text : "handshake failed [\(codes.joined(separator: ", "))]"
         }
     }
 }
