@@ -3,13 +3,15 @@
 # libpcap-dev to build; for the tests tcpdump, tshark, swaks and aiosmtpd (a real SMTP server), and
 # the real servers and clients of the replay end-to-end tests: postfix, redis-server and redis-cli,
 # dnsmasq and dig, curl; iproute2, iptables and nftables for the transparent-mode tests (network
-# namespaces with REDIRECT rules).
+# namespaces with REDIRECT rules); for the TLS tests openssl, dovecot (POP3 STARTTLS) and the Perl
+# TLS modules swaks --tls needs.
 # Works without systemd (containers, CI): nothing here starts a service; the tests start each server
 # themselves, on loopback ports of their own.
 set -euo pipefail
 
 packages=(libpcap-dev pkg-config tcpdump tshark swaks iproute2 iptables nftables python3 python3-pip
-          postfix redis-server redis-tools dnsmasq-base bind9-dnsutils curl)
+          postfix redis-server redis-tools dnsmasq-base bind9-dnsutils curl
+          openssl dovecot-pop3d libnet-ssleay-perl libio-socket-ssl-perl)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

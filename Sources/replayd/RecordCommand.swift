@@ -45,6 +45,12 @@ struct RecordCommand: AsyncParsableCommand {
               replayd record --transparent --mark 1 --listen 127.0.0.1:8080 -o web.cassette
               iptables -t nat -D OUTPUT -p tcp --dport 80 -m mark ! --mark 1 -j REDIRECT --to-ports 8080
             On a gateway (PREROUTING) no mark is needed; see the README and docs/transparent.md.
+
+            TLS (see docs/tls.md; `replayd cert --out tls` makes a test certificate): the cassette \
+            holds the decrypted plaintext and a "tls" event where TLS began.
+              replayd record --listen 8443 --upstream example.net:443 -o https.cassette --tls-cert tls/cert.pem --tls-key tls/key.pem --upstream-tls
+              replayd record --listen 8443 --upstream 127.0.0.1:4443 -o https.cassette --tls-cert tls/cert.pem --tls-key tls/key.pem --upstream-tls --upstream-ca tls/ca.pem
+              replayd record --listen 2525 --upstream 127.0.0.1:25 -o smtp.cassette --starttls smtp --tls-cert tls/cert.pem --tls-key tls/key.pem --upstream-insecure
             """
     )
 
@@ -92,6 +98,8 @@ struct RecordCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Transparent interception")
     var transparent: TransparentOptions
+    @OptionGroup(title: "TLS")
+    var tls: RecordTLSOptions
 
     func validate() throws {
         guard connectTimeout > 0, connectTimeout.isFinite else {
@@ -117,6 +125,7 @@ struct RecordCommand: AsyncParsableCommand {
         let listenEndpoint = try HostPort(parsing: listen, defaultHost: "127.0.0.1")
         var options: ProxyOptions
         let upstreamLabel: String
+        var upstreamHost: String?
         if transparent.transparent {
             upstreamLabel = TransparentOptions.headerLabel(upstreams: upstream)
             // Each connection has its own upstream: the placeholder is never connected to.
@@ -127,6 +136,7 @@ struct RecordCommand: AsyncParsableCommand {
         } else {
             let upstreamEndpoint = try HostPort(parsing: upstream.first ?? "")
             upstreamLabel = upstreamEndpoint.description
+            upstreamHost = upstreamEndpoint.host
             let upstreamAddress: SocketAddress
             do {
                 upstreamAddress = try upstreamEndpoint.resolve()
@@ -142,6 +152,11 @@ struct RecordCommand: AsyncParsableCommand {
         options.proto = try ProtocolOption.parse(proto)
         options.redact = !redaction.noRedact
         options.redactRules = try redaction.rules()
+        do {
+            options.tls = try tls.proxyOptions(upstreamHost: upstreamHost, logger: logger)
+        } catch {
+            throw CommandError("\(error)", status: .badInput)
+        }
         if !faultRules.isEmpty || chaos != nil {
             do {
                 let rules = try faultRules.map { text throws(FaultRuleError) in

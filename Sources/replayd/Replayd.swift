@@ -28,7 +28,7 @@ struct Replayd: AsyncParsableCommand {
         subcommands: [
             RecordCommand.self, ReplayCommand.self, ShowCommand.self, CatCommand.self,
             ImportCommand.self, CaptureCommand.self, ExportCommand.self, RedactCommand.self,
-            ConvertCommand.self, CheckCommand.self, VerifyCommand.self,
+            ConvertCommand.self, CheckCommand.self, VerifyCommand.self, CertCommand.self,
         ]
     )
 

@@ -79,6 +79,8 @@ struct ImportPump {
     /// Replaces secrets after the tagger (nil: `--no-redact`).
     var redactor: Redactor?
     var redacted: [SessionEvent] = []
+    /// Notices sessions that are TLS, whose bytes are ciphertext.
+    var tlsSpotter = TLSSessionSpotter()
     static let noticeLimit = 20
 
     init(handle: PcapHandle, writer: CassetteWriter, logger: Logger,
@@ -138,7 +140,10 @@ struct ImportPump {
             tagged.removeAll(keepingCapacity: true)
             swap(&tagged, &redacted)
         }
-        for event in tagged { try writer.append(event) }
+        for event in tagged {
+            tlsSpotter.take(event)
+            try writer.append(event)
+        }
         tagged.removeAll(keepingCapacity: true)
     }
 
@@ -156,6 +161,10 @@ struct ImportPump {
         summary.reassembly = reassembler.statistics
         let hidden = summary.reassembly.overlapsDiffering - min(summary.reassembly.overlapsDiffering, Self.noticeLimit)
         if hidden > 0 { summary.warnings.append("\(hidden) more differing retransmissions not listed") }
+        summary.tlsSessions = tlsSpotter.found
+        let tls = tlsSpotter.report(limit: Self.noticeLimit)
+        summary.tlsLine = tls.line
+        summary.warnings += tls.warnings
     }
 
     private mutating func collectNotices() {

@@ -10,8 +10,12 @@ public struct ImportSummary: Sendable {
     public var skipped: [SkipReason: Int] = [:]
     /// Counts from the reassembler.
     public var reassembly = ReassemblyStatistics()
-    /// Things the user should know (a truncated file, differing retransmissions).
+    /// Things the user should know (a truncated file, differing retransmissions, TLS sessions).
     public var warnings: [String] = []
+    /// Sessions seen to be TLS (their data is ciphertext), by number.
+    public var tlsSessions: [Int: TLSSessionSpotter.Kind] = [:]
+    /// The line about them, when there are any.
+    public var tlsLine: String?
 
     public init() {}
 
@@ -29,6 +33,7 @@ public struct ImportSummary: Sendable {
         for (reason, count) in skipped.sorted(by: { $0.key < $1.key }) {
             lines.append("skipped \(count): \(reason)")
         }
+        if let tlsLine { lines.append(tlsLine) }
         return lines
     }
 }

@@ -172,10 +172,20 @@ public struct CassetteDecoder: Sendable {
             }
             kind = .pattern(PatternMark(direction: direction, offset: at, length: count, source: source))
         case "tls":
+            var leg: TLSLeg?
+            if let name = try optionalString(object, "leg", event: "tls") {
+                guard let known = TLSLeg(rawValue: name) else {
+                    throw LineError("tls event: \"leg\" must be \"client\" or \"upstream\", not \"\(name)\"")
+                }
+                leg = known
+            }
             kind = .tls(TLSMarker(
                 version: try optionalString(object, "version", event: "tls"),
                 cipher: try optionalString(object, "cipher", event: "tls"),
-                sni: try optionalString(object, "sni", event: "tls")))
+                sni: try optionalString(object, "sni", event: "tls"),
+                alpn: try optionalString(object, "alpn", event: "tls"),
+                failure: try optionalString(object, "failure", event: "tls"),
+                leg: leg))
         case "fault":
             guard let rule = object["rule"] as? String else { throw LineError("fault event needs \"rule\": the rule that fired") }
             guard let action = object["action"] as? String else { throw LineError("fault event needs \"action\": what was injected") }

@@ -118,6 +118,9 @@ public struct CassetteEncoder: Sendable {
             appendOptional("version", marker.version, to: &line)
             appendOptional("cipher", marker.cipher, to: &line)
             appendOptional("sni", marker.sni, to: &line)
+            appendOptional("alpn", marker.alpn, to: &line)
+            appendOptional("failure", marker.failure, to: &line)
+            appendOptional("leg", marker.leg?.rawValue, to: &line)
         case .fault(let fault):
             line.append(#""fault","rule":"#)
             JSONStringWriter.append(fault.rule, to: &line)

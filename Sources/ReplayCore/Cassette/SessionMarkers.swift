@@ -21,6 +21,9 @@ public struct Redaction: Sendable, Equatable {
 
 /// Where TLS began in a session; what follows is the decrypted plaintext. Every field is
 /// optional: a recorder writes what it knows.
+///
+/// A marker with a `failure` says the handshake on `leg` failed instead: nothing after it was
+/// encrypted by that handshake.
 public struct TLSMarker: Sendable, Equatable {
     /// e.g. `TLSv1.3`.
     public var version: String?
@@ -28,12 +31,30 @@ public struct TLSMarker: Sendable, Equatable {
     public var cipher: String?
     /// The server name the client asked for.
     public var sni: String?
+    /// The application protocol negotiated by ALPN, e.g. `h2`.
+    public var alpn: String?
+    /// Why the handshake failed, in words (see `TLSFailureReason`); nil when it succeeded.
+    public var failure: String?
+    /// Which leg's handshake `failure` is about.
+    public var leg: TLSLeg?
 
-    public init(version: String? = nil, cipher: String? = nil, sni: String? = nil) {
+    public init(version: String? = nil, cipher: String? = nil, sni: String? = nil, alpn: String? = nil,
+                failure: String? = nil, leg: TLSLeg? = nil) {
         self.version = version
         self.cipher = cipher
         self.sni = sni
+        self.alpn = alpn
+        self.failure = failure
+        self.leg = leg
     }
+}
+
+/// One of the two TLS connections of a proxied session.
+public enum TLSLeg: String, Sendable, Equatable, CaseIterable {
+    /// Between the client and replayd (replayd is the TLS server).
+    case client
+    /// Between replayd and the upstream (replayd is the TLS client).
+    case upstream
 }
 
 /// A fault replayd injected into a session (written by replay or a fault-injecting proxy):

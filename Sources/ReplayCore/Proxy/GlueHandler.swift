@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import NIOCore
+import NIOTLS
 
 /// One end of a proxied connection. Two of these, one in each channel, are glued through a
 /// `ProxySession` on one event loop: bytes read on one side are written to the other.
@@ -56,6 +57,10 @@ final class GlueHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             session?.inputClosed(side)
+        } else if let event = event as? TLSUserEvent {
+            // From a TLS handler in front of this one (record with TLS).
+            session?.tlsEvent(event, on: side)
+            context.fireUserInboundEventTriggered(event)
         } else {
             context.fireUserInboundEventTriggered(event)
         }

@@ -25,6 +25,8 @@ public struct ProxyOptions: Sendable {
     public var transparent: TransparentRouting?
     /// The `SO_MARK` of upstream sockets in transparent mode (`--mark`).
     public var upstreamMark: UInt32?
+    /// TLS on the client leg, the upstream leg or both (nil: plain TCP both ways).
+    public var tls: ProxyTLSOptions?
 
     public init(listen: HostPort, upstream: SocketAddress, upstreamName: String, connectTimeout: TimeAmount = .seconds(10),
                 proto: WireProtocol? = nil) {

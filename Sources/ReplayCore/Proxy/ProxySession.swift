@@ -1,6 +1,8 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// One proxied connection on one event loop: owns the `SessionTap` and the `ReadGate`, runs
 /// their actions on the two `GlueHandler`s, connects the upstream, and hands events to the
@@ -48,6 +50,8 @@ final class ProxySession {
     private var afterOutbox: [() -> Void] = []
     /// The `at=` rules' timers.
     private var timedFaults: [Scheduled<Void>] = []
+    /// TLS on either leg (`record --tls-cert`, `--upstream-tls`, `--starttls`); nil: plain TCP.
+    private var tls: SessionTLS?
 
     /// Client bytes read ahead while the upstream connects; beyond this, TCP holds the client back.
     static let readAheadLimit = 64 * 1024
@@ -60,10 +64,12 @@ final class ProxySession {
     init(
         tap: SessionTap, upstream: SocketAddress, connectTimeout: TimeAmount, eventLoop: EventLoop,
         recorder: CassetteRecorder, tagger: ProtocolTagger = ProtocolTagger(), redactor: Redactor? = nil, logger: Logger,
-        faults: LiveFaultPlan? = nil, upstreamSockets: UpstreamSockets? = nil, onFinished: @escaping (ConnectionSummary) -> Void
+        faults: LiveFaultPlan? = nil, upstreamSockets: UpstreamSockets? = nil, tls: ProxyTLSOptions? = nil,
+        onFinished: @escaping (ConnectionSummary) -> Void
     ) {
         self.tap = tap
         self.upstreamSockets = upstreamSockets
+        self.tls = tls.map(SessionTLS.init)
         self.faults = faults.flatMap { $0.isActive ? $0 : nil }
         self.tagger = tagger
         self.redactor = redactor
@@ -92,7 +98,14 @@ final class ProxySession {
         client = clientGlue
         server = GlueHandler(side: .server, session: self)
         try clientChannel.pipeline.syncOperations.addHandler(clientGlue)
+        if let tls, tls.isImplicit, tls.options.clientContext != nil {
+            try startClientTLS(on: clientChannel)
+        }
         run(tap.accepted())
+        if let tls, tls.isImplicit, tls.options.clientContext == nil, tls.options.upstreamContext != nil {
+            // Only the upstream leg is TLS: it begins with the connection.
+            record(tap.marker(.tls(TLSMarker(sni: tls.upstreamServerName)), now: Self.now()))
+        }
     }
 
     func clientActive() {
@@ -100,7 +113,7 @@ final class ProxySession {
         if stopRequested {
             run(tap.stop(now: Self.now()))
         }
-        guard let serverGlue = server else { return }
+        guard server != nil else { return }
         if var faults, let firing = faults.refusal() {
             self.faults = nil
             logger.warning("\(firing.logLine)")
@@ -110,6 +123,19 @@ final class ProxySession {
             return
         }
         startTimedFaults()
+        if tls?.connectWaitsForSNI == true {
+            // Connected once the ClientHello names the server (`clientSNI`).
+            client?.read()
+            return
+        }
+        connectUpstream()
+        // Read (and record) what the client sends while the upstream connects, so that a failed
+        // attempt still records it, at the times it came.
+        client?.read()
+    }
+
+    private func connectUpstream() {
+        guard let serverGlue = server else { return }
         if cancelUpstream {
             // Stopped before the attempt began: the upstream side is over without one.
             upstreamFailed(ChannelError.ioOnClosedChannel)
@@ -130,6 +156,9 @@ final class ProxySession {
                     if session.cancelUpstream { throw ChannelError.ioOnClosedChannel }
                     session.upstreamChannel = channel
                     if let tracker { try channel.pipeline.syncOperations.addHandler(tracker.value) }
+                    if let handler = try session.implicitUpstreamTLSHandler() {
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
                     try channel.pipeline.syncOperations.addHandler(loopBoundGlue.value)
                 }
             }
@@ -137,9 +166,6 @@ final class ProxySession {
         connected.assumeIsolated().whenFailure { error in
             self.upstreamFailed(error)
         }
-        // Read (and record) what the client sends while the upstream connects, so that a failed
-        // attempt still records it, at the times it came.
-        client?.read()
     }
 
     // MARK: Events from the glue handlers
@@ -155,6 +181,12 @@ final class ProxySession {
     }
 
     func read(_ buffer: ByteBuffer, from side: ProxySide) {
+        if tls != nil, tlsIntercepts(buffer, from: side) { return }
+        forward(buffer, from: side)
+    }
+
+    /// Records and forwards what `side` sent (through the faults, when any apply).
+    private func forward(_ buffer: ByteBuffer, from side: ProxySide) {
         if stalled, side == .server { return }
         if clientStalled, side == .client {
             // Recorded (the client did send it), never forwarded.
@@ -361,6 +393,7 @@ final class ProxySession {
     }
 
     func failed(_ side: ProxySide, error: any Error) {
+        if tls != nil, tlsFailed(side, error: error) { return }
         logger.debug("\(side.rawValue) side failed: \(error)")
         if side == .server, !outbox.isEmpty {
             afterOutbox.append { [self] in run(tap.failed(.server, now: Self.now())) }
@@ -446,6 +479,11 @@ final class ProxySession {
                     upstreamChannel.close(promise: nil)
                 } else {
                     cancelUpstream = true
+                    if tls?.connectWaitsForSNI == true {
+                        // No attempt will begin to be cancelled: the upstream side ends here.
+                        tls?.connectWaitsForSNI = false
+                        upstreamFailed(ChannelError.ioOnClosedChannel)
+                    }
                 }
             case .finished(let summary):
                 logger.info("\(summary.line)")
@@ -492,6 +530,164 @@ final class ProxySession {
                 recorder.whenDrained(on: eventLoop) { session.value.recorderDrained() }
             }
         }
+    }
+
+    // MARK: TLS
+
+    /// Puts the client leg's TLS in front of the glue: an SNI reader (which learns the name
+    /// the client asks for, then steps aside), then the TLS server. Plaintext reaches the glue,
+    /// and so the tap, only after them.
+    private func startClientTLS(on channel: Channel) throws {
+        guard var tls, let context = tls.options.clientContext else { return }
+        let handler = NIOSSLServerHandler(context: context)
+        let session = NIOLoopBound(self, eventLoop: eventLoop)
+        let loop = eventLoop
+        let sni = ByteToMessageHandler(SNIHandler { result in
+            session.value.clientSNI(result)
+            return loop.makeSucceededVoidFuture()
+        })
+        try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+        try channel.pipeline.syncOperations.addHandler(sni, position: .first)
+        tls.clientHandler = handler
+        tls.clientHandshaking = true
+        tls.holdsServer = true
+        self.tls = tls
+    }
+
+    /// The client's ClientHello was read: its server name (if any) is passed on upstream.
+    private func clientSNI(_ result: SNIResult) {
+        guard tls != nil else { return }
+        if case .hostname(let name) = result { tls?.clientSNI = name }
+        if tls?.connectWaitsForSNI == true {
+            tls?.connectWaitsForSNI = false
+            connectUpstream()
+        }
+    }
+
+    /// With implicit TLS to the upstream, the TLS client that goes in front of its glue.
+    private func implicitUpstreamTLSHandler() throws -> NIOSSLClientHandler? {
+        guard var tls, tls.isImplicit, let context = tls.options.upstreamContext else { return nil }
+        let handler = try NIOSSLClientHandler(context: context, serverHostname: tls.upstreamServerName)
+        tls.upstreamHandshaking = true
+        self.tls = tls
+        return handler
+    }
+
+    /// Whether the TLS side took `buffer` (held it, or carried out the STARTTLS negotiation's
+    /// actions on it); if not, it is forwarded as usual.
+    private func tlsIntercepts(_ buffer: ByteBuffer, from side: ProxySide) -> Bool {
+        guard var tls else { return false }
+        if side == .server, tls.holdsServer {
+            tls.heldServer.append(buffer)
+            self.tls = tls
+            return true
+        }
+        guard var negotiation = tls.negotiation, !negotiation.isDone else { return false }
+        let bytes = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
+        let actions = side == .client ? negotiation.clientBytes(bytes) : negotiation.serverBytes(bytes)
+        tls.negotiation = negotiation
+        self.tls = tls
+        for action in actions {
+            switch action {
+            case .forward(let from, let bytes):
+                var out = glue(from)?.channel?.allocator.buffer(capacity: bytes.count) ?? ByteBuffer()
+                out.writeBytes(bytes)
+                forward(out, from: from)
+            case .discard(let from, let count):
+                logger.warning(from == .client
+                    ? "discarded \(count) bytes of plaintext the client sent after its STARTTLS request: they are never carried into the TLS session"
+                    : "discarded \(count) bytes the server sent after accepting STARTTLS, before TLS began")
+            case .refused(let answer):
+                logger.info("the upstream refused STARTTLS (\(answer)); the session goes on in plaintext")
+            case .upgrade:
+                upgrade()
+            }
+        }
+        return true
+    }
+
+    /// The server accepted STARTTLS and its answer is on its way to the client: both legs
+    /// switch to TLS now, in this event loop turn, so nothing is read between the answer and
+    /// the TLS handlers. The upstream leg starts its handshake at once.
+    private func upgrade() {
+        // The answer goes out as plaintext, ahead of anything TLS writes.
+        client?.flush()
+        guard var tls else { return }
+        if let context = tls.options.upstreamContext, let channel = upstreamChannel {
+            do {
+                let handler = try NIOSSLClientHandler(context: context, serverHostname: tls.upstreamServerName)
+                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+                tls.upstreamHandshaking = true
+            } catch {
+                self.tls = tls
+                _ = tlsFailed(.server, error: error)
+                run(tap.failed(.server, now: Self.now()))
+                return
+            }
+        }
+        self.tls = tls
+        if let channel = client?.channel {
+            do {
+                try startClientTLS(on: channel)
+            } catch {
+                _ = tlsFailed(.client, error: error)
+                run(tap.failed(.client, now: Self.now()))
+            }
+        }
+    }
+
+    /// A TLS handler on `side`'s channel finished its handshake.
+    func tlsEvent(_ event: TLSUserEvent, on side: ProxySide) {
+        guard var tls, case .handshakeCompleted(let alpn) = event else { return }
+        if side == .server {
+            tls.upstreamHandshaking = false
+            self.tls = tls
+            logger.debug("TLS with the upstream established")
+            if tls.options.clientContext == nil {
+                // Only the upstream leg is TLS: its handshake is where TLS began.
+                record(tap.marker(.tls(TLSMarker(sni: tls.upstreamServerName, alpn: alpn)), now: Self.now()))
+            }
+            return
+        }
+        tls.clientHandshaking = false
+        tls.holdsServer = false
+        let held = tls.heldServer
+        tls.heldServer = []
+        let marker = TLSMarker(version: SessionTLS.name(tls.clientHandler?.tlsVersion), sni: tls.clientSNI, alpn: alpn)
+        self.tls = tls
+        logger.debug("TLS with the client established (\(marker.version ?? "?"))")
+        record(tap.marker(.tls(marker), now: Self.now()))
+        for buffer in held { forward(buffer, from: .server) }
+        if !held.isEmpty { client?.flush() }
+    }
+
+    /// An error on `side` while TLS is involved. A handshake failure is logged with its reason
+    /// and recorded as a `tls` event with `failure`; the connection then ends as a failed side
+    /// does. Answers true for an error that is no failure: a TLS peer that closed without
+    /// close_notify, whose FIN follows and ends the side.
+    private func tlsFailed(_ side: ProxySide, error: any Error) -> Bool {
+        guard var tls else { return false }
+        let handshaking = side == .client ? tls.clientHandshaking : tls.upstreamHandshaking
+        if !handshaking {
+            if SessionTLS.isRaggedEOF(error) {
+                logger.debug("\(side.rawValue) side closed TLS without close_notify")
+                return true
+            }
+            return false
+        }
+        let leg: TLSLeg = side == .client ? .client : .upstream
+        if side == .client {
+            tls.clientHandshaking = false
+            tls.holdsServer = false
+            tls.heldServer = []
+        } else {
+            tls.upstreamHandshaking = false
+        }
+        self.tls = tls
+        let reason = TLSFailureReason.describe(error)
+        logger.warning("TLS handshake with the \(side == .client ? "client" : "upstream") failed: \(reason)")
+        record(tap.marker(.tls(TLSMarker(sni: side == .client ? tls.clientSNI : tls.upstreamServerName, failure: reason, leg: leg)), now: Self.now()))
+        return false
     }
 
     private func glue(_ side: ProxySide) -> GlueHandler? {

@@ -160,7 +160,7 @@ public final class RecordingProxy: Sendable {
             tagger: ProtocolTagger(forced: options.proto),
             redactor: options.redact ? Redactor(user: options.redactRules) : nil, logger: logger,
             faults: options.faults.map { LiveFaultPlan(rules: $0.rules, connection: number, seed: $0.seed, serverPort: upstream.port, chaos: $0.chaos) },
-            upstreamSockets: upstreamSockets) { _ in
+            upstreamSockets: upstreamSockets, tls: options.tls) { _ in
             self.sessionEnded(number)
         }
         let boundSession = NIOLoopBound(session, eventLoop: channel.eventLoop)

@@ -267,8 +267,15 @@ public struct TranscriptReader: Sendable {
                                                   offset: try integer(fields, "at", number: number, column: argumentsColumn),
                                                   length: try integer(fields, "bytes", number: number, column: argumentsColumn), rule: rule)))
             case "TLS":
-                let fields = try keyValues(rest, column: argumentsColumn, number: number, allowed: ["version", "cipher", "sni"])
-                return .event(.tls(TLSMarker(version: fields["version"], cipher: fields["cipher"], sni: fields["sni"])))
+                let fields = try keyValues(rest, column: argumentsColumn, number: number,
+                                           allowed: ["version", "cipher", "sni", "alpn", "failure", "leg"])
+                var leg: TLSLeg?
+                if let name = fields["leg"] {
+                    guard let known = TLSLeg(rawValue: name) else { throw error(number, argumentsColumn, "<TLS ...> leg= is client or upstream") }
+                    leg = known
+                }
+                return .event(.tls(TLSMarker(version: fields["version"], cipher: fields["cipher"], sni: fields["sni"],
+                                             alpn: fields["alpn"], failure: fields["failure"], leg: leg)))
             case "FAULT":
                 let fields = try keyValues(rest, column: argumentsColumn, number: number, allowed: ["action", "rule", "detail"])
                 guard let action = fields["action"], let rule = fields["rule"] else {

@@ -88,6 +88,9 @@ public struct TranscriptWriter: Sendable {
                 if let version = marker.version { fields += " version=\(Self.field(version))" }
                 if let cipher = marker.cipher { fields += " cipher=\(Self.field(cipher))" }
                 if let sni = marker.sni { fields += " sni=\(Self.field(sni))" }
+                if let alpn = marker.alpn { fields += " alpn=\(Self.field(alpn))" }
+                if let leg = marker.leg { fields += " leg=\(leg.rawValue)" }
+                if let failure = marker.failure { fields += " failure=\(Self.quoted(failure))" }
                 lines.append("S: \(delay)<TLS\(fields)>")
             case .fault(let fault):
                 stamp()

@@ -48,9 +48,13 @@ public struct TranscriptPrinter: Sendable {
             case .pattern(let mark):
                 lines.append("\(time) \(Self.label(mark.direction)) <PATTERN \(mark.source)> (the \(mark.length) bytes before stand for it)")
             case .tls(let marker):
-                let facts = [marker.version, marker.cipher, marker.sni.map { "sni \($0)" }].compactMap { $0 }
+                let facts = [marker.version, marker.cipher, marker.sni.map { "sni \($0)" }, marker.alpn.map { "alpn \($0)" }].compactMap { $0 }
                 let said = facts.isEmpty ? "" : " (\(facts.joined(separator: ", ")))"
-                lines.append("\(time) -- TLS began\(said); decrypted plaintext from here on")
+                if let failure = marker.failure {
+                    lines.append("\(time) !! TLS handshake failed on the \(marker.leg?.rawValue ?? "unknown") leg\(said): \(failure)")
+                } else {
+                    lines.append("\(time) -- TLS began\(said); decrypted plaintext from here on")
+                }
             case .fault(let fault):
                 let detail = fault.detail.map { ": \($0)" } ?? ""
                 lines.append("\(time) !! replayd injected a fault (\(fault.action)) by rule \(fault.rule)\(detail)")

@@ -22,7 +22,8 @@ final class PostfixServer {
 
     /// Writes the configuration into `directory`/postfix and starts the instance
     /// (`postfix -c DIR start`, which returns once the master runs).
-    init(directory: String) async throws {
+    /// With `tls`, smtpd offers STARTTLS with that certificate and key (`smtpd_tls_security_level = may`).
+    init(directory: String, tls: (certificate: String, key: String)? = nil) async throws {
         self.directory = directory + "/postfix"
         let conf = self.directory + "/conf", queue = self.directory + "/queue", data = self.directory + "/data"
         for folder in [conf, queue, data] {
@@ -57,7 +58,12 @@ final class PostfixServer {
             maillog_file_prefixes = \(self.directory)
             biff = no
 
-            """
+            """ + (tls.map { """
+            smtpd_tls_cert_file = \($0.certificate)
+            smtpd_tls_key_file = \($0.key)
+            smtpd_tls_security_level = may
+
+            """ } ?? "")
         // Only what an smtpd needs to answer MAIL, RCPT and DATA; no chroot (the temp queue has no /etc copies).
         let masterCF = """
             127.0.0.1:\(port) inet n - n - - smtpd
@@ -67,7 +73,10 @@ final class PostfixServer {
             anvil     unix - - n - 1 anvil
             postlog   unix-dgram n - n - 1 postlogd
 
-            """
+            """ + (tls == nil ? "" : """
+            tlsmgr    unix - - n 1000? 1 tlsmgr
+
+            """)
         try mainCF.write(toFile: conf + "/main.cf", atomically: true, encoding: .utf8)
         try masterCF.write(toFile: conf + "/master.cf", atomically: true, encoding: .utf8)
         try (Self.users.map { "\($0) ok" }.joined(separator: "\n") + "\n").write(toFile: conf + "/recipients", atomically: true, encoding: .utf8)
