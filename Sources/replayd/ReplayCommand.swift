@@ -236,6 +236,12 @@ struct ReplayCommand: AsyncParsableCommand {
                 throw failure(CommandError("--server \(server): no session was recorded against that server", status: .usage))
             }
         }
+        let failedTLS = chosen.filter { $0.session.clientTLSFailed }
+        if !failedTLS.isEmpty {
+            chosen.removeAll { $0.session.clientTLSFailed }
+            let names = failedTLS.map { "\($0.ref)" }.joined(separator: ", ")
+            logger.info("not replaying \(names): the recorded client's TLS handshake failed, so it never spoke")
+        }
         guard !chosen.isEmpty else {
             throw failure(CommandError("\(cassettes.joined(separator: ", ")): no sessions; there is nothing to replay", status: .badInput))
         }

@@ -95,9 +95,20 @@ struct TLSRecordEndToEndTests {
         let key = try String(contentsOfFile: files.key, encoding: .utf8)
         let written = try String(contentsOfFile: cassette, encoding: .utf8)
         #expect(!written.contains(key.split(separator: "\n")[1]), "the key is in the cassette")
+
+        // Replayed over TLS: each curl gets the recorded body; the session whose client did not
+        // trust the certificate is not served (its client never spoke).
+        server.stop()
+        let (replayer, replayPort) = try await ReplaydProcess.replay([cassette], ["--tls-cert", files.certificate, "--tls-key", files.key])
+        defer { replayer.stop() }
+        for round in 1...3 {
+            let (status, body) = try await Self.curl(["--cacert", files.caCertificate, "-H", "X-Round: \(round)", "https://localhost:\(replayPort)/index.html"])
+            #expect(status == 0 && body.hasSuffix("hello over TLS\n"), "round \(round): \(body)\n\(replayer.stderr)")
+        }
+        #expect(replayer.stderr.contains("not replaying \(cassette):2: the recorded client's TLS handshake failed"), "\(replayer.stderr)")
     }
 
-    @Test("STARTTLS: swaks --tls through record --starttls smtp to a real Postfix delivers; show prints EHLO, MAIL, RCPT, DATA after the marker",
+    @Test("STARTTLS: swaks --tls through record --starttls smtp to a real Postfix delivers; show prints EHLO, MAIL, RCPT, DATA after the marker; swaks --tls against the replay gets the same replies; verify --tls-ca against Postfix matches",
           .enabled(if: canRunSMTP, "needs swaks, Postfix and root"))
     func startTLSPostfix() async throws {
         let directory = try TestPaths.temporaryDirectory("tls-smtp")
@@ -130,5 +141,28 @@ struct TLSRecordEndToEndTests {
         for command in ["C: EHLO client.example", "C: MAIL FROM:<ops@example.org>", "C: RCPT TO:<alice@example.net>", "C: DATA", "S: 250 2.0.0 Ok: queued"] {
             #expect(after.contains(command), "\(command) not after the marker:\n\(show.stdout)")
         }
+
+        // The same cassette replayed over TLS: swaks --tls with other names gets the replies
+        // the recorded swaks got, the upgrade included.
+        let recordedReplies = SMTPReply.group(swaks.stdout.split(separator: "\n")
+            .filter { $0.hasPrefix("<-  ") || $0.hasPrefix("<** ") || $0.hasPrefix("<~  ") || $0.hasPrefix("<~* ") }
+            .map { String($0.dropFirst(4)) })
+        try #require(recordedReplies.count == 9, "banner, EHLO, STARTTLS, EHLO, MAIL, RCPT, DATA, dot, QUIT:\n\(output)")
+        let (replayer, replayPort) = try await ReplaydProcess.replay([cassette], ["--tls-cert", files.certificate, "--tls-key", files.key])
+        defer { replayer.stop() }
+        let (replayed, replayOutput) = try await SMTPClients.swaks(port: replayPort, [
+            "--tls", "--tls-verify", "--tls-ca-path", files.caCertificate, "--tls-sni", "localhost",
+            "--to", "bob@example.net", "--from", "someone@other.example", "--helo", "other.client.example",
+        ])
+        #expect(replayed == recordedReplies, "replayed swaks:\n\(replayOutput)\nreplay:\n\(replayer.stderr)")
+        #expect(replayOutput.contains("TLS started"), "\(replayOutput)")
+        #expect(ReplaydProcess.mismatchLines(replayer).isEmpty, "\(replayer.stderr)")
+
+        // And verify plays the recorded client against Postfix again, upgrading where it did and
+        // checking Postfix's certificate against the CA.
+        let verify = try ChildProcess(TestPaths.replayd, ["verify", cassette, "--target", "127.0.0.1:\(postfix.port)",
+                                                          "--tls-ca", files.caCertificate, "--no-delay"])
+        #expect(try await verify.wait(timeout: 40) == 0, "verify:\n\(verify.stdout)\(verify.stderr)\n\(postfix.maillog)")
+        #expect(verify.stdout.contains("1 ok"), "\(verify.stdout)")
     }
 }

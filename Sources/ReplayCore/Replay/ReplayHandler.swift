@@ -137,7 +137,7 @@ final class ReplayHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let reason = TLSFailureText.describe(error) {
+        if let reason = TLSFailureReason.describeIfTLS(error) {
             log(.warning, "TLS with the client failed: \(reason)")
         } else {
             log(.debug, "connection error: \(error)")

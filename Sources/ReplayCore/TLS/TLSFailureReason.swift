@@ -30,6 +30,15 @@ public enum TLSFailureReason {
         ("DECRYPTION_FAILED_OR_BAD_RECORD_MAC", "the peer aborted the handshake (its last record could not be decrypted; often a client that does not trust the certificate)"),
     ]
 
+    /// The reason when `error` is a TLS failure, nil for any other error (a reset, a closed
+    /// channel) and for a peer that merely closed without close_notify: handlers that see every
+    /// error of a connection tell the two apart with it.
+    public static func describeIfTLS(_ error: any Error) -> String? {
+        if let error = error as? NIOSSLError, case .uncleanShutdown = error { return nil }
+        guard error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError else { return nil }
+        return describe(error)
+    }
+
     /// A short reason for a handshake `error` seen on one leg.
     public static func describe(_ error: any Error) -> String {
         if let extra = error as? NIOSSLExtraError {

@@ -75,7 +75,7 @@ final class VerifyHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let reason = TLSFailureText.describe(error) {
+        if let reason = TLSFailureReason.describeIfTLS(error) {
             logger.warning("TLS with the target failed: \(reason)")
             sawError = true
             perform(machine.tlsFailed(reason, at: now()))
