@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import NIOCore
 import NIOTLS
 
@@ -119,16 +114,7 @@ final class GlueHandler: ChannelDuplexHandler {
 
     /// Aborts the connection: the peer sees RST.
     func reset() {
-        guard let context else { return }
-        let channel = context.channel
-        guard let options = channel as? SocketOptionProvider else {
-            channel.close(promise: nil)
-            return
-        }
-        // SO_LINGER {1, 0}: close() then sends RST instead of FIN.
-        options.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
-            channel.close(promise: nil)
-        }
+        context?.channel.closeWithReset()
     }
 
     /// Sends what is queued, then closes.
