@@ -103,6 +103,42 @@ public struct SMTPFramer: MessageFramer {
         return messages
     }
 
+    /// The same state as `serverBytes`, without copying lines or building replies when nothing
+    /// is buffered and the bytes end with a whole line (each reply replay sends): the lines are
+    /// walked in place, and only a reply still open at the end (continuation lines) is kept.
+    public mutating func observeServerBytes(_ bytes: [UInt8]) {
+        guard server.count == 0, reply.isEmpty, bytes.last == UInt8(ascii: "\n") else {
+            _ = serverBytes(bytes)
+            return
+        }
+        var lineStart = 0
+        var replyStart = 0
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "\n") {
+                let continues = index + 1 - lineStart >= 4 && bytes[lineStart + 3] == UInt8(ascii: "-")
+                if !continues {
+                    _ = answered(code: Self.replyCode(bytes, from: replyStart, to: index + 1))
+                    replyStart = index + 1
+                }
+                lineStart = index + 1
+            }
+            index += 1
+        }
+        if replyStart < bytes.count { reply.append(contentsOf: bytes[replyStart...]) }
+    }
+
+    /// `SMTPReplyCode` of the reply `bytes[start..<end]`, 0 when it has none.
+    private static func replyCode(_ bytes: [UInt8], from start: Int, to end: Int) -> Int {
+        guard end - start >= 3 else { return 0 }
+        var value = 0
+        for byte in bytes[start..<(start + 3)] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return 0 }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
     public mutating func clientFinished() -> [FramedMessage] {
         let rest = clientMessage + client.takeAll()
         clientMessage = []
