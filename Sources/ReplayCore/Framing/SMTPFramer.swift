@@ -67,6 +67,13 @@ public struct SMTPFramer: MessageFramer {
                 messages.append(sent(line, as: .command(verb)))
                 if verb == "DATA" { mode = .awaitingDataReply }
             case .body:
+                // The whole body at once when its end is already here (the usual case); the
+                // line by line path below gives the same bytes for a body that comes in parts.
+                if clientMessage.isEmpty, let body = client.take(throughLine: Self.endsData) {
+                    messages.append(sent(body, as: .messageData(last: true)))
+                    mode = .commands
+                    continue
+                }
                 guard let line = client.nextLine() else { break loop }
                 clientMessage.append(contentsOf: line)
                 if LineSplitter.trimmingLineEnding(line).elementsEqual([UInt8(ascii: ".")]) {
@@ -189,6 +196,16 @@ public struct SMTPFramer: MessageFramer {
             dataRepliesDue = nil
             if last { acceptedRecipients = 0 }
             return true
+        }
+    }
+
+    /// The line that ends a DATA body: `.` and its line ending (`.\r\n`, or a bare `.\n`).
+    static func endsData(_ line: ArraySlice<UInt8>) -> Bool {
+        let start = line.startIndex
+        switch line.count {
+        case 2: return line[start] == UInt8(ascii: ".") && line[start + 1] == UInt8(ascii: "\n")
+        case 3: return line[start] == UInt8(ascii: ".") && line[start + 1] == UInt8(ascii: "\r") && line[start + 2] == UInt8(ascii: "\n")
+        default: return false
         }
     }
 
