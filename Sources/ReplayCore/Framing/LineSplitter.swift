@@ -50,6 +50,25 @@ public struct LineSplitter: Sendable {
 
     /// The first word of a line (up to a space, tab or the line ending), upper-cased ASCII.
     public static func verb(_ line: some Collection<UInt8>) -> String {
+        // ASCII verbs (every real one) are written straight as UTF-8: a verb of up to 15
+        // bytes is then a small string, built without appending scalar by scalar.
+        var length = 0
+        var ascii = true
+        for byte in line {
+            if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") { break }
+            if byte >= 0x80 { ascii = false; break }
+            length += 1
+        }
+        if ascii {
+            return String(unsafeUninitializedCapacity: length) { buffer in
+                var index = 0
+                for byte in line.prefix(length) {
+                    buffer[index] = (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) ? byte - 32 : byte
+                    index += 1
+                }
+                return index
+            }
+        }
         var scalars = String.UnicodeScalarView()
         for byte in line {
             if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") { break }

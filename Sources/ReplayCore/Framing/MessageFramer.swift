@@ -12,6 +12,10 @@ public protocol MessageFramer: Sendable {
     mutating func clientBytes(_ bytes: [UInt8]) -> [FramedMessage]
     /// Server bytes, in order. Returns every message they complete.
     mutating func serverBytes(_ bytes: [UInt8]) -> [FramedMessage]
+    /// Server bytes whose messages the caller does not need (replay's own replies, which go
+    /// through the framer only so that it frames the client by them): the framer ends in the
+    /// same state as after `serverBytes`, and may skip building the messages.
+    mutating func observeServerBytes(_ bytes: [UInt8])
     /// The client half-closed: returns what is left of its stream as a last message, if any.
     mutating func clientFinished() -> [FramedMessage]
     /// The server half-closed: returns what is left of its stream as a last message, if any.
@@ -19,4 +23,10 @@ public protocol MessageFramer: Sendable {
     /// Bytes of a client message received so far but not yet complete (for mismatch lines and
     /// for the fallback framer, which completes a message by length).
     var pendingClientBytes: Int { get }
+}
+
+extension MessageFramer {
+    public mutating func observeServerBytes(_ bytes: [UInt8]) {
+        _ = serverBytes(bytes)
+    }
 }

@@ -67,6 +67,13 @@ public struct SMTPFramer: MessageFramer {
                 messages.append(sent(line, as: .command(verb)))
                 if verb == "DATA" { mode = .awaitingDataReply }
             case .body:
+                // The whole body at once when its end is already here (the usual case); the
+                // line by line path below gives the same bytes for a body that comes in parts.
+                if clientMessage.isEmpty, let body = client.take(throughLine: Self.endsData) {
+                    messages.append(sent(body, as: .messageData(last: true)))
+                    mode = .commands
+                    continue
+                }
                 guard let line = client.nextLine() else { break loop }
                 clientMessage.append(contentsOf: line)
                 if LineSplitter.trimmingLineEnding(line).elementsEqual([UInt8(ascii: ".")]) {
@@ -101,6 +108,42 @@ public struct SMTPFramer: MessageFramer {
             reply = []
         }
         return messages
+    }
+
+    /// The same state as `serverBytes`, without copying lines or building replies when nothing
+    /// is buffered and the bytes end with a whole line (each reply replay sends): the lines are
+    /// walked in place, and only a reply still open at the end (continuation lines) is kept.
+    public mutating func observeServerBytes(_ bytes: [UInt8]) {
+        guard server.count == 0, reply.isEmpty, bytes.last == UInt8(ascii: "\n") else {
+            _ = serverBytes(bytes)
+            return
+        }
+        var lineStart = 0
+        var replyStart = 0
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "\n") {
+                let continues = index + 1 - lineStart >= 4 && bytes[lineStart + 3] == UInt8(ascii: "-")
+                if !continues {
+                    _ = answered(code: Self.replyCode(bytes, from: replyStart, to: index + 1))
+                    replyStart = index + 1
+                }
+                lineStart = index + 1
+            }
+            index += 1
+        }
+        if replyStart < bytes.count { reply.append(contentsOf: bytes[replyStart...]) }
+    }
+
+    /// `SMTPReplyCode` of the reply `bytes[start..<end]`, 0 when it has none.
+    private static func replyCode(_ bytes: [UInt8], from start: Int, to end: Int) -> Int {
+        guard end - start >= 3 else { return 0 }
+        var value = 0
+        for byte in bytes[start..<(start + 3)] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return 0 }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
     }
 
     public mutating func clientFinished() -> [FramedMessage] {
@@ -153,6 +196,16 @@ public struct SMTPFramer: MessageFramer {
             dataRepliesDue = nil
             if last { acceptedRecipients = 0 }
             return true
+        }
+    }
+
+    /// The line that ends a DATA body: `.` and its line ending (`.\r\n`, or a bare `.\n`).
+    static func endsData(_ line: ArraySlice<UInt8>) -> Bool {
+        let start = line.startIndex
+        switch line.count {
+        case 2: return line[start] == UInt8(ascii: ".") && line[start + 1] == UInt8(ascii: "\n")
+        case 3: return line[start] == UInt8(ascii: ".") && line[start + 1] == UInt8(ascii: "\r") && line[start + 2] == UInt8(ascii: "\n")
+        default: return false
         }
     }
 

@@ -11,9 +11,16 @@ enum SMTPMessageMask {
     /// The volatile header names as lower-case bytes, compared without building Strings.
     static let volatileNames: Set<[UInt8]> = Set(volatileHeaders.map { Array($0.utf8) })
 
+    /// The same names, compared in place: by length first, then byte by byte ignoring ASCII
+    /// case (this runs on every header line of every live DATA body).
+    private static let volatileNameList: [[UInt8]] = volatileNames.sorted { $0.lexicographicallyPrecedes($1) }
+
     static func isVolatile(_ name: ArraySlice<UInt8>) -> Bool {
         guard name.count <= 20 else { return false }
-        return volatileNames.contains(name.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 })
+        for candidate in volatileNameList where candidate.count == name.count {
+            if zip(candidate, name).allSatisfy({ $0 == ($1 >= 65 && $1 <= 90 ? $1 + 32 : $1) }) { return true }
+        }
+        return false
     }
 
     static func apply(_ message: [UInt8]) -> [UInt8] {

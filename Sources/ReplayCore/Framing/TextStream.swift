@@ -29,6 +29,22 @@ struct TextStream: Sendable {
         return consume(newline + 1 - head)
     }
 
+    /// Every complete line through the first one `isEnd` accepts, as one array (a whole SMTP
+    /// body in one copy instead of a copy per line); `nil`, consuming nothing, while no complete
+    /// line is the end.
+    mutating func take(throughLine isEnd: (ArraySlice<UInt8>) -> Bool) -> [UInt8]? {
+        var lineStart = head
+        var from = max(scanned, head)
+        while from < bytes.count, let newline = bytes[from...].firstIndex(of: UInt8(ascii: "\n")) {
+            if isEnd(bytes[lineStart...newline]) { return consume(newline + 1 - head) }
+            lineStart = newline + 1
+            from = lineStart
+        }
+        // No `\n` after `head` at all: `nextLine` need not look there again either.
+        if lineStart == head { scanned = bytes.count }
+        return nil
+    }
+
     /// Up to `limit` bytes (fewer if fewer are buffered).
     mutating func take(upTo limit: Int) -> [UInt8] {
         consume(min(max(limit, 0), count))

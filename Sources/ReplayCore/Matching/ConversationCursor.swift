@@ -175,7 +175,12 @@ public struct ConversationCursor: Sendable {
         guard set.index.node(before: depth, of: conversation) == node else { return false }
         return set.conversations[conversation].exchanges.withUnsafeBufferPointer { exchanges in
             guard depth < exchanges.count else { return false }
-            return exchanges[depth].level(matching: key, live: live).map { $0 >= level } ?? false
+            // A pattern or wildcards decide in `level(matching:live:)`; otherwise the key alone
+            // does, read in place (calling the exchange's method copied the whole exchange).
+            if exchanges[depth].request?.isPatterned == true {
+                return exchanges[depth].level(matching: key, live: live).map { $0 >= level } ?? false
+            }
+            return exchanges[depth].key.level(matching: key).map { $0 >= level } ?? false
         }
     }
 

@@ -49,8 +49,13 @@ public final class ServedCounts: Sendable {
         }
         return counts.withLockedValue { counts in
             var best: (conversation: Int, served: Int)?
-            for offset in 0..<window {
-                let candidate = candidates[(start + offset) % candidates.count]
+            // The window wraps at most once: an index that steps and wraps, not a division per
+            // candidate (this loop showed as 5 % of the replay's own work).
+            var index = start
+            for _ in 0..<window {
+                let candidate = candidates[index]
+                index += 1
+                if index == candidates.count { index = 0 }
                 let served = (counts.indices.contains(candidate) ? counts[candidate] : 0) - (candidate == asking ? 1 : 0)
                 if let current = best, (current.served, current.conversation) <= (served, candidate) { continue }
                 best = (candidate, served)

@@ -416,7 +416,7 @@ public struct ConnectionReplayer: Sendable {
         for action in actions {
             switch action {
             case .send(let bytes):
-                _ = framer.serverBytes(bytes)
+                framer.observeServerBytes(bytes)
             case .startTLS:
                 // The session starts afresh over TLS (SMTP's EHLO again): a new framer, and
                 // whatever plaintext the old one held is gone with it.

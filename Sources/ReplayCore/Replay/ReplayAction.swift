@@ -42,3 +42,26 @@ public struct ReplayNote: Sendable, Equatable {
         self.message = message
     }
 }
+
+// Most action lists are empty or hold one or two actions, and most are joined to an empty one
+// (`var actions = machine.clientSent(...)`, then `actions += answer(...)`): the standard
+// operators would allocate a new buffer and copy into it. These take the other list whole
+// when one side is empty. More specific than the generic ones, so every `[ReplayAction]` join
+// in this module uses them.
+extension Array where Element == ReplayAction {
+    static func += (lhs: inout [ReplayAction], rhs: [ReplayAction]) {
+        if lhs.isEmpty {
+            lhs = rhs
+        } else if !rhs.isEmpty {
+            lhs.append(contentsOf: rhs)
+        }
+    }
+
+    static func + (lhs: [ReplayAction], rhs: [ReplayAction]) -> [ReplayAction] {
+        if lhs.isEmpty { return rhs }
+        if rhs.isEmpty { return lhs }
+        var joined = lhs
+        joined.append(contentsOf: rhs)
+        return joined
+    }
+}

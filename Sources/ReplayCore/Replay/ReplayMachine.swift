@@ -363,9 +363,13 @@ public struct ReplayMachine: Sendable {
         // Holding (or closing) waits for the last chunk to leave the buffer, like a step would.
         if outputIsBlocked { return actions }
         if state == .running, next == plan.steps.count {
-            if writesMayBlock, sent { return actions + wakeUpAtOnce(now) }
-            // An open-ended plan waits for the client's next message, or for `complete`.
+            // An open-ended plan waits for the client's next message, or for `complete`. No
+            // step is left for a full buffer to hold back, so no wakeup after the chunk: steps
+            // appended later come in a call of their own, after the I/O layer has reported the
+            // buffer (a blocked output holds them); `complete` never waited for it (each call
+            // counts only its own chunk). This saved a wakeup per reply replayed by messages.
             if !planIsComplete { return actions }
+            if writesMayBlock, sent { return actions + wakeUpAtOnce(now) }
             if clientClosedAt != nil { return actions + finish(.clientClosedWhileSilent, with: [.close]) }
             let until = options.hold.map { now + $0 }
             state = .holding(until: until)
