@@ -79,6 +79,8 @@ struct TLSRecordEndToEndTests {
         }
         #expect(marker.version?.hasPrefix("TLSv1.") == true)
         #expect(marker.sni == "localhost")
+        // The suite, read off the ServerHello replayd sent (swift-nio-ssl does not report it).
+        #expect(marker.cipher?.hasPrefix("TLS_") == true, "\(marker)")
         #expect(marker.failure == nil)
         let sent = first.events.compactMap { event -> [UInt8]? in
             if case .data(.clientToServer, let bytes) = event.kind { return bytes }

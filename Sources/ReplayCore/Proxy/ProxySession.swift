@@ -156,7 +156,7 @@ final class ProxySession {
                     if session.cancelUpstream { throw ChannelError.ioOnClosedChannel }
                     session.upstreamChannel = channel
                     if let tracker { try channel.pipeline.syncOperations.addHandler(tracker.value) }
-                    if let handler = try session.implicitUpstreamTLSHandler() {
+                    for handler in try session.implicitUpstreamTLSHandlers() {
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
                     try channel.pipeline.syncOperations.addHandler(loopBoundGlue.value)
@@ -546,9 +546,12 @@ final class ProxySession {
             session.value.clientSNI(result)
             return loop.makeSucceededVoidFuture()
         })
+        let sniffer = CipherSuiteSniffer(serverBytes: .outbound)
         try channel.pipeline.syncOperations.addHandler(handler, position: .first)
         try channel.pipeline.syncOperations.addHandler(sni, position: .first)
+        try channel.pipeline.syncOperations.addHandler(sniffer, position: .first)
         tls.clientHandler = handler
+        tls.clientSniffer = sniffer
         tls.clientHandshaking = true
         tls.holdsServer = true
         self.tls = tls
@@ -564,13 +567,17 @@ final class ProxySession {
         }
     }
 
-    /// With implicit TLS to the upstream, the TLS client that goes in front of its glue.
-    private func implicitUpstreamTLSHandler() throws -> NIOSSLClientHandler? {
-        guard var tls, tls.isImplicit, let context = tls.options.upstreamContext else { return nil }
+    /// With implicit TLS to the upstream, what goes in front of its glue, socket side first:
+    /// the reader of the upstream's ServerHello, then the TLS client.
+    private func implicitUpstreamTLSHandlers() throws -> [any ChannelHandler] {
+        guard var tls, tls.isImplicit, let context = tls.options.upstreamContext else { return [] }
         let handler = try NIOSSLClientHandler(context: context, serverHostname: tls.upstreamServerName)
+        let sniffer = CipherSuiteSniffer(serverBytes: .inbound)
         tls.upstreamHandshaking = true
+        tls.upstreamHandler = handler
+        tls.upstreamSniffer = sniffer
         self.tls = tls
-        return handler
+        return [sniffer, handler]
     }
 
     /// Whether the TLS side took `buffer` (held it, or carried out the STARTTLS negotiation's
@@ -616,8 +623,12 @@ final class ProxySession {
         if let context = tls.options.upstreamContext, let channel = upstreamChannel {
             do {
                 let handler = try NIOSSLClientHandler(context: context, serverHostname: tls.upstreamServerName)
+                let sniffer = CipherSuiteSniffer(serverBytes: .inbound)
                 try channel.pipeline.syncOperations.addHandler(handler, position: .first)
+                try channel.pipeline.syncOperations.addHandler(sniffer, position: .first)
                 tls.upstreamHandshaking = true
+                tls.upstreamHandler = handler
+                tls.upstreamSniffer = sniffer
             } catch {
                 self.tls = tls
                 _ = tlsFailed(.server, error: error)
@@ -645,7 +656,8 @@ final class ProxySession {
             logger.debug("TLS with the upstream established")
             if tls.options.clientContext == nil {
                 // Only the upstream leg is TLS: its handshake is where TLS began.
-                record(tap.marker(.tls(TLSMarker(sni: tls.upstreamServerName, alpn: alpn)), now: Self.now()))
+                record(tap.marker(.tls(TLSMarker(version: SessionTLS.name(tls.upstreamHandler?.tlsVersion), cipher: tls.upstreamSniffer?.cipherName,
+                                                 sni: tls.upstreamServerName, alpn: alpn)), now: Self.now()))
             }
             return
         }
@@ -653,7 +665,8 @@ final class ProxySession {
         tls.holdsServer = false
         let held = tls.heldServer
         tls.heldServer = []
-        let marker = TLSMarker(version: SessionTLS.name(tls.clientHandler?.tlsVersion), sni: tls.clientSNI, alpn: alpn)
+        let marker = TLSMarker(version: SessionTLS.name(tls.clientHandler?.tlsVersion), cipher: tls.clientSniffer?.cipherName,
+                               sni: tls.clientSNI, alpn: alpn)
         self.tls = tls
         logger.debug("TLS with the client established (\(marker.version ?? "?"))")
         record(tap.marker(.tls(marker), now: Self.now()))

@@ -10,6 +10,11 @@ struct SessionTLS {
     var negotiation: StartTLSNegotiation?
     /// The client leg's TLS handler, once added (for the negotiated version).
     var clientHandler: NIOSSLServerHandler?
+    /// The upstream leg's TLS handler, once added (for its version when only that leg is TLS).
+    var upstreamHandler: NIOSSLClientHandler?
+    /// Readers of each leg's ServerHello, for the cipher suite (swift-nio-ssl does not say it).
+    var clientSniffer: CipherSuiteSniffer?
+    var upstreamSniffer: CipherSuiteSniffer?
     var clientHandshaking = false
     var upstreamHandshaking = false
     /// The name the client asked for in its ClientHello.
