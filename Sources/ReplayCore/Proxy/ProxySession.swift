@@ -1,15 +1,14 @@
 import Logging
 import NIOCore
 import NIOPosix
-import NIOSSL
-import NIOTLS
 
 /// One proxied connection on one event loop: owns the `SessionTap` and the `ReadGate`, runs
 /// their actions on the two `GlueHandler`s, connects the upstream, and hands events to the
 /// cassette recorder (through its `ProtocolTagger`, which holds the `open` until the first
 /// chunk says what protocol the session speaks, then its `Redactor`, which replaces secrets).
 final class ProxySession {
-    private var tap: SessionTap
+    // The members without `private` are the ones its TLS half (ProxySessionTLS.swift) uses.
+    var tap: SessionTap
     private var tagger: ProtocolTagger
     /// What the tagger lets through, reused.
     private var tagged: [SessionEvent] = []
@@ -17,13 +16,13 @@ final class ProxySession {
     private var redactor: Redactor?
     private var redacted: [SessionEvent] = []
     private var gate = ReadGate()
-    private let eventLoop: EventLoop
+    let eventLoop: EventLoop
     private let recorder: CassetteRecorder
-    private let logger: Logger
+    let logger: Logger
     private let onFinished: (ConnectionSummary) -> Void
-    private var client: GlueHandler?
-    private var server: GlueHandler?
-    private var upstreamChannel: Channel?
+    var client: GlueHandler?
+    var server: GlueHandler?
+    var upstreamChannel: Channel?
     private var cancelUpstream = false
     private var upstreamReady = false
     private var clientIsActive = false
@@ -51,7 +50,7 @@ final class ProxySession {
     /// The `at=` rules' timers.
     private var timedFaults: [Scheduled<Void>] = []
     /// TLS on either leg (`record --tls-cert`, `--upstream-tls`, `--starttls`); nil: plain TCP.
-    private var tls: SessionTLS?
+    var tls: SessionTLS?
 
     /// Client bytes read ahead while the upstream connects; beyond this, TCP holds the client back.
     static let readAheadLimit = 64 * 1024
@@ -81,7 +80,7 @@ final class ProxySession {
         self.onFinished = onFinished
     }
 
-    private static func now() -> Int64 {
+    static func now() -> Int64 {
         Int64(NIODeadline.now().uptimeNanoseconds)
     }
 
@@ -134,7 +133,7 @@ final class ProxySession {
         client?.read()
     }
 
-    private func connectUpstream() {
+    func connectUpstream() {
         guard let serverGlue = server else { return }
         if cancelUpstream {
             // Stopped before the attempt began: the upstream side is over without one.
@@ -186,7 +185,7 @@ final class ProxySession {
     }
 
     /// Records and forwards what `side` sent (through the faults, when any apply).
-    private func forward(_ buffer: ByteBuffer, from side: ProxySide) {
+    func forward(_ buffer: ByteBuffer, from side: ProxySide) {
         if stalled, side == .server { return }
         if clientStalled, side == .client {
             // Recorded (the client did send it), never forwarded.
@@ -444,7 +443,7 @@ final class ProxySession {
 
     // MARK: Carrying out the tap's actions
 
-    private func run(_ actions: [SessionTap.Action]) {
+    func run(_ actions: [SessionTap.Action]) {
         for action in actions {
             switch action {
             case .record(let event):
@@ -503,7 +502,7 @@ final class ProxySession {
 
     /// Hands an event to the recorder through the tagger and the redactor. None of them can
     /// fail or block: the bytes are forwarded whatever becomes of their recording.
-    private func record(_ event: SessionEvent) {
+    func record(_ event: SessionEvent) {
         tagger.take(event, into: &tagged)
         if redactor != nil {
             redactor?.take(tagged, into: &redacted)
@@ -530,180 +529,5 @@ final class ProxySession {
                 recorder.whenDrained(on: eventLoop) { session.value.recorderDrained() }
             }
         }
-    }
-
-    // MARK: TLS
-
-    /// Puts the client leg's TLS in front of the glue: an SNI reader (which learns the name
-    /// the client asks for, then steps aside), then the TLS server. Plaintext reaches the glue,
-    /// and so the tap, only after them.
-    private func startClientTLS(on channel: Channel) throws {
-        guard var tls, let context = tls.options.clientContext else { return }
-        let handler = NIOSSLServerHandler(context: context)
-        let session = NIOLoopBound(self, eventLoop: eventLoop)
-        let loop = eventLoop
-        let sni = ByteToMessageHandler(SNIHandler { result in
-            session.value.clientSNI(result)
-            return loop.makeSucceededVoidFuture()
-        })
-        let sniffer = CipherSuiteSniffer(serverBytes: .outbound)
-        try channel.pipeline.syncOperations.addHandler(handler, position: .first)
-        try channel.pipeline.syncOperations.addHandler(sni, position: .first)
-        try channel.pipeline.syncOperations.addHandler(sniffer, position: .first)
-        tls.clientHandler = handler
-        tls.clientSniffer = sniffer
-        tls.clientHandshaking = true
-        tls.holdsServer = true
-        self.tls = tls
-    }
-
-    /// The client's ClientHello was read: its server name (if any) is passed on upstream.
-    private func clientSNI(_ result: SNIResult) {
-        guard tls != nil else { return }
-        if case .hostname(let name) = result { tls?.clientSNI = name }
-        if tls?.connectWaitsForSNI == true {
-            tls?.connectWaitsForSNI = false
-            connectUpstream()
-        }
-    }
-
-    /// With implicit TLS to the upstream, what goes in front of its glue, socket side first:
-    /// the reader of the upstream's ServerHello, then the TLS client.
-    private func implicitUpstreamTLSHandlers() throws -> [any ChannelHandler] {
-        guard var tls, tls.isImplicit, let context = tls.options.upstreamContext else { return [] }
-        let handler = try NIOSSLClientHandler(context: context, serverHostname: tls.upstreamServerName)
-        let sniffer = CipherSuiteSniffer(serverBytes: .inbound)
-        tls.upstreamHandshaking = true
-        tls.upstreamHandler = handler
-        tls.upstreamSniffer = sniffer
-        self.tls = tls
-        return [sniffer, handler]
-    }
-
-    /// Whether the TLS side took `buffer` (held it, or carried out the STARTTLS negotiation's
-    /// actions on it); if not, it is forwarded as usual.
-    private func tlsIntercepts(_ buffer: ByteBuffer, from side: ProxySide) -> Bool {
-        guard var tls else { return false }
-        if side == .server, tls.holdsServer {
-            tls.heldServer.append(buffer)
-            self.tls = tls
-            return true
-        }
-        guard var negotiation = tls.negotiation, !negotiation.isDone else { return false }
-        let bytes = buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? []
-        let actions = side == .client ? negotiation.clientBytes(bytes) : negotiation.serverBytes(bytes)
-        tls.negotiation = negotiation
-        self.tls = tls
-        for action in actions {
-            switch action {
-            case .forward(let from, let bytes):
-                var out = glue(from)?.channel?.allocator.buffer(capacity: bytes.count) ?? ByteBuffer()
-                out.writeBytes(bytes)
-                forward(out, from: from)
-            case .discard(let from, let count):
-                logger.warning(from == .client
-                    ? "discarded \(count) bytes of plaintext the client sent after its STARTTLS request: they are never carried into the TLS session"
-                    : "discarded \(count) bytes the server sent after accepting STARTTLS, before TLS began")
-            case .refused(let answer):
-                logger.info("the upstream refused STARTTLS (\(answer)); the session goes on in plaintext")
-            case .upgrade:
-                upgrade()
-            }
-        }
-        return true
-    }
-
-    /// The server accepted STARTTLS and its answer is on its way to the client: both legs
-    /// switch to TLS now, in this event loop turn, so nothing is read between the answer and
-    /// the TLS handlers. The upstream leg starts its handshake at once.
-    private func upgrade() {
-        // The answer goes out as plaintext, ahead of anything TLS writes.
-        client?.flush()
-        guard var tls else { return }
-        if let context = tls.options.upstreamContext, let channel = upstreamChannel {
-            do {
-                let handler = try NIOSSLClientHandler(context: context, serverHostname: tls.upstreamServerName)
-                let sniffer = CipherSuiteSniffer(serverBytes: .inbound)
-                try channel.pipeline.syncOperations.addHandler(handler, position: .first)
-                try channel.pipeline.syncOperations.addHandler(sniffer, position: .first)
-                tls.upstreamHandshaking = true
-                tls.upstreamHandler = handler
-                tls.upstreamSniffer = sniffer
-            } catch {
-                self.tls = tls
-                _ = tlsFailed(.server, error: error)
-                run(tap.failed(.server, now: Self.now()))
-                return
-            }
-        }
-        self.tls = tls
-        if let channel = client?.channel {
-            do {
-                try startClientTLS(on: channel)
-            } catch {
-                _ = tlsFailed(.client, error: error)
-                run(tap.failed(.client, now: Self.now()))
-            }
-        }
-    }
-
-    /// A TLS handler on `side`'s channel finished its handshake.
-    func tlsEvent(_ event: TLSUserEvent, on side: ProxySide) {
-        guard var tls, case .handshakeCompleted(let alpn) = event else { return }
-        if side == .server {
-            tls.upstreamHandshaking = false
-            self.tls = tls
-            logger.debug("TLS with the upstream established")
-            if tls.options.clientContext == nil {
-                // Only the upstream leg is TLS: its handshake is where TLS began.
-                record(tap.marker(.tls(TLSMarker(version: SessionTLS.name(tls.upstreamHandler?.tlsVersion), cipher: tls.upstreamSniffer?.cipherName,
-                                                 sni: tls.upstreamServerName, alpn: alpn)), now: Self.now()))
-            }
-            return
-        }
-        tls.clientHandshaking = false
-        tls.holdsServer = false
-        let held = tls.heldServer
-        tls.heldServer = []
-        let marker = TLSMarker(version: SessionTLS.name(tls.clientHandler?.tlsVersion), cipher: tls.clientSniffer?.cipherName,
-                               sni: tls.clientSNI, alpn: alpn)
-        self.tls = tls
-        logger.debug("TLS with the client established (\(marker.version ?? "?"))")
-        record(tap.marker(.tls(marker), now: Self.now()))
-        for buffer in held { forward(buffer, from: .server) }
-        if !held.isEmpty { client?.flush() }
-    }
-
-    /// An error on `side` while TLS is involved. A handshake failure is logged with its reason
-    /// and recorded as a `tls` event with `failure`; the connection then ends as a failed side
-    /// does. Answers true for an error that is no failure: a TLS peer that closed without
-    /// close_notify, whose FIN follows and ends the side.
-    private func tlsFailed(_ side: ProxySide, error: any Error) -> Bool {
-        guard var tls else { return false }
-        let handshaking = side == .client ? tls.clientHandshaking : tls.upstreamHandshaking
-        if !handshaking {
-            if SessionTLS.isRaggedEOF(error) {
-                logger.debug("\(side.rawValue) side closed TLS without close_notify")
-                return true
-            }
-            return false
-        }
-        let leg: TLSLeg = side == .client ? .client : .upstream
-        if side == .client {
-            tls.clientHandshaking = false
-            tls.holdsServer = false
-            tls.heldServer = []
-        } else {
-            tls.upstreamHandshaking = false
-        }
-        self.tls = tls
-        let reason = TLSFailureReason.describe(error)
-        logger.warning("TLS handshake with the \(side == .client ? "client" : "upstream") failed: \(reason)")
-        record(tap.marker(.tls(TLSMarker(sni: side == .client ? tls.clientSNI : tls.upstreamServerName, failure: reason, leg: leg)), now: Self.now()))
-        return false
-    }
-
-    private func glue(_ side: ProxySide) -> GlueHandler? {
-        side == .client ? client : server
     }
 }
