@@ -82,8 +82,7 @@ extension HeavyTests.ReplayEngineEndToEnd {
                 defer { clients.forEach { $0.1.stop() } }
                 for (recipient, client) in clients {
                     try await client.wait(timeout: 30)
-                    let lines = client.stdout.split(separator: "\n").filter { $0.hasPrefix("<-  ") || $0.hasPrefix("<** ") }.map { String($0.dropFirst(4)) }
-                    #expect(SMTPReply.group(lines) == recorded[recipient], "concurrent, \(recipient):\n\(client.stdout)\nreplay stderr:\n\(replayer.stderr)")
+                    #expect(SMTPClients.replies(inSwaksOutput: client.stdout) == recorded[recipient], "concurrent, \(recipient):\n\(client.stdout)\nreplay stderr:\n\(replayer.stderr)")
                 }
             }
 

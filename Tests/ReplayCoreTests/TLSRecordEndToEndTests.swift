@@ -146,9 +146,7 @@ struct TLSRecordEndToEndTests {
 
         // The same cassette replayed over TLS: swaks --tls with other names gets the replies
         // the recorded swaks got, the upgrade included.
-        let recordedReplies = SMTPReply.group(swaks.stdout.split(separator: "\n")
-            .filter { $0.hasPrefix("<-  ") || $0.hasPrefix("<** ") || $0.hasPrefix("<~  ") || $0.hasPrefix("<~* ") }
-            .map { String($0.dropFirst(4)) })
+        let recordedReplies = SMTPClients.replies(inSwaksOutput: swaks.stdout)
         try #require(recordedReplies.count == 9, "banner, EHLO, STARTTLS, EHLO, MAIL, RCPT, DATA, dot, QUIT:\n\(output)")
         let (replayer, replayPort) = try await ReplaydProcess.replay([cassette], ["--tls-cert", files.certificate, "--tls-key", files.key])
         defer { replayer.stop() }

@@ -38,8 +38,15 @@ enum SMTPClients {
         let started = Date()
         let swaks = try ChildProcess("swaks", ["--server", "127.0.0.1", "--port", String(port), "--timeout", String(timeout)] + arguments)
         _ = try await swaks.wait(timeout: Double(timeout) + 20)
-        let lines = swaks.stdout.split(separator: "\n").filter { $0.hasPrefix("<-  ") || $0.hasPrefix("<** ") || $0.hasPrefix("<~  ") || $0.hasPrefix("<~* ") }.map { String($0.dropFirst(4)) }
-        return (SMTPReply.group(lines), swaks.stdout + swaks.stderr, Date().timeIntervalSince(started))
+        return (replies(inSwaksOutput: swaks.stdout), swaks.stdout + swaks.stderr, Date().timeIntervalSince(started))
+    }
+
+    /// The replies in swaks' output: `<-  ` a reply, `<** ` an error reply, `<~  ` and `<~* ` the
+    /// same over TLS (the marker cut off).
+    static func replies(inSwaksOutput output: String) -> [SMTPReply] {
+        SMTPReply.group(output.split(separator: "\n")
+            .filter { $0.hasPrefix("<-  ") || $0.hasPrefix("<** ") || $0.hasPrefix("<~  ") || $0.hasPrefix("<~* ") }
+            .map { String($0.dropFirst(4)) })
     }
 
     /// One reply as `fixtures/peers/smtplib-client.py` prints it.
