@@ -9,18 +9,23 @@
 public struct MessageKey: Sendable, Hashable {
     public var kind: String
     public var content: String
-    public var exact: [UInt8]
+    /// Set once: its hash is worked out with it (`exactKey`).
+    public private(set) var exact: [UInt8]
+    /// `exact` ready to look up, hashed once when the key is made: a cached key (a client that
+    /// sends the same command every time) is then looked up without hashing its bytes again.
+    public let exactKey: HashedBytes
 
     public init(kind: String, content: String, exact: [UInt8]) {
         self.kind = kind
         self.content = content
         self.exact = exact
+        self.exactKey = HashedBytes(exact)
     }
 
     /// The strongest level at which `live` matches this recorded key; `nil` when the kinds differ.
     public func level(matching live: MessageKey) -> MatchLevel? {
         guard kind == live.kind else { return nil }
-        if exact == live.exact { return .exact }
+        if exactKey == live.exactKey { return .exact }
         return content == live.content ? .content : .kind
     }
 }

@@ -196,10 +196,11 @@ public struct ConnectionReplayer: Sendable {
         return machine.append(pieces, waitingFor: progress, at: now) + machine.complete(at: now)
     }
 
-    /// The finished report, with how the connection ended.
-    public mutating func finishReport(client: String?) -> ConnectionReport {
+    /// The finished report, with how the connection ended (in words only when `describing`:
+    /// a busy server that keeps no report and logs no summary line skips building the text).
+    public mutating func finishReport(client: String?, describing: Bool = true) -> ConnectionReport {
         report.client = client
-        report.outcome = machine.outcome?.description ?? "connection lost"
+        if describing { report.outcome = machine.outcome?.description ?? "connection lost" }
         return report
     }
 

@@ -35,6 +35,8 @@ final class ReplayHandler: ChannelInboundHandler {
     private var wakeup: Scheduled<Void>?
     /// Whether anything was written: an ending then waits for the writes before it.
     private var wrote = false
+    /// Whether the client's FIN has come: NIO then turns an output close into a full close.
+    private var inputClosed = false
     /// Actions still to carry out, in the machine's order. A write can report a writability
     /// change from inside `writeAndFlush`; the actions the machine answers with then wait here
     /// behind the ones already being carried out instead of overtaking them.
@@ -50,6 +52,16 @@ final class ReplayHandler: ChannelInboundHandler {
     private var started = false
     private var reported = false
     private var client: SocketAddress?
+    /// One read's client bytes, in an array kept from read to read (the framer copies what it
+    /// keeps): an array made per read showed in the profile.
+    private var readBytes: [UInt8] = []
+    /// The buffer the last reply was written from. The kernel usually takes a reply at once and
+    /// NIO lets go of it, so the next reply is written into the same memory; while NIO still
+    /// holds it, writing into it copies it first (a `ByteBuffer` is copy-on-write).
+    private var replyBuffer: ByteBuffer?
+    /// Buffers (and arrays) larger than this are not kept between events: a connection that
+    /// once sent a megabyte does not hold a megabyte while it waits.
+    static let keptBufferCapacity = 64 * 1024
 
     init(plan: ReplayPlan, options: ReplayOptions, connection: Int, queuedOutput: ReplayOutputGauge?, tls: NIOSSLContext? = nil, logger: Logger) {
         self.machine = ConnectionReplayer(plan: plan, options: options, connection: connection, session: nil, writesMayBlock: true)
@@ -113,13 +125,18 @@ final class ReplayHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        let bytes = machine.readsClientBytes ? Array(buffer.readableBytesView) : nil
-        perform(machine.clientData(bytes, count: buffer.readableBytes, at: self.now()))
+        guard machine.readsClientBytes else {
+            return perform(machine.clientData(nil, count: buffer.readableBytes, at: self.now()))
+        }
+        readBytes.removeAll(keepingCapacity: readBytes.capacity <= Self.keptBufferCapacity)
+        readBytes.append(contentsOf: buffer.readableBytesView)
+        perform(machine.clientData(readBytes, count: buffer.readableBytes, at: self.now()))
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             log(.debug, "client closed its side (FIN)")
+            inputClosed = true
             perform(machine.clientClosed(at: self.now()))
         }
         context.fireUserInboundEventTriggered(event)
@@ -169,7 +186,10 @@ final class ReplayHandler: ChannelInboundHandler {
     private func carryOut(_ action: ReplayAction, context: ChannelHandlerContext) {
         switch action {
         case .send(let bytes):
-            let buffer = context.channel.allocator.buffer(bytes: bytes)
+            var buffer = replyBuffer.take() ?? context.channel.allocator.buffer(capacity: bytes.count)
+            buffer.clear()
+            buffer.writeBytes(bytes)
+            if buffer.capacity <= Self.keptBufferCapacity { replyBuffer = buffer }
             wrote = true
             guard let gauge = queuedOutput else {
                 // No promise: an ending waits for the writes through an empty write of its own.
@@ -182,8 +202,10 @@ final class ReplayHandler: ChannelInboundHandler {
             promise.futureResult.assumeIsolated().whenComplete { _ in gauge.remove(bytes.count) }
             context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
         case .halfClose:
-            // After the queued writes: once the client has half-closed, NIO turns an output
-            // close into a full close that drops whatever is still queued.
+            // NIO shuts the output down after the queued writes, unless the client has
+            // half-closed: then it turns an output close into a full close that drops whatever
+            // is still queued, so that close waits for the writes.
+            guard inputClosed else { return context.close(mode: .output, promise: nil) }
             afterWrites { context in context.close(mode: .output, promise: nil) }
         case .reset:
             afterWrites { context in
@@ -258,16 +280,23 @@ final class ReplayHandler: ChannelInboundHandler {
     }
 
     /// Runs `body` once every write so far has completed (or failed): writes complete in order,
-    /// so an empty write's promise completes after every write before it.
+    /// so an empty write's promise completes after every write before it. At once when nothing
+    /// is queued (the usual case: the kernel took every reply as it was written).
     private func afterWrites(_ body: @escaping (ChannelHandlerContext) -> Void) {
         guard let context else { return }
-        guard wrote else { return body(context) }
+        guard wrote, Self.hasQueuedOutput(context.channel) else { return body(context) }
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: promise)
         promise.futureResult.assumeIsolated().whenComplete { _ in
             guard let context = self.context else { return }
             body(context)
         }
+    }
+
+    /// Whether the channel holds bytes the kernel has not taken yet (true when it cannot say).
+    private static func hasQueuedOutput(_ channel: any Channel) -> Bool {
+        guard let options = channel.syncOptions, let queued = try? options.getOption(.bufferedWritableBytes) else { return true }
+        return queued > 0
     }
 
     private func cancelWakeup() {
@@ -279,9 +308,13 @@ final class ReplayHandler: ChannelInboundHandler {
     private func report() {
         guard !reported else { return }
         reported = true
-        let entry = machine.finishReport(client: reports == nil ? nil : client?.cassetteName)
+        // The client's name and the outcome's words only for a report that keeps them or the
+        // summary line: formatting an address costs more than the rest of the report.
+        let keeps = reports?.keepsConnections == true
+        let logs = logger.logLevel <= .info
+        let entry = machine.finishReport(client: keeps ? client?.cassetteName : nil, describing: keeps || logs)
         reports?.add(entry)
-        guard logger.logLevel <= .info else { return }
+        guard logs else { return }
         let plan = machine.machine.plan
         var line: String
         // The connection, the client and the session followed are the line's metadata: the

@@ -90,15 +90,18 @@ public final class ReplayServer: Sendable {
             // listening socket, which accepted sockets inherit on Linux: a system call fewer per
             // connection. Elsewhere it is set on each connection.
             .serverChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            // The client's FIN must reach the machine as an event, not close the channel.
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            // Backpressure: the handler stops taking chunks while a client is not reading.
-            .childChannelOption(.writeBufferWaterMark, value: writeBufferWaterMark)
         #if !os(Linux)
         bootstrap = bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         #endif
         bootstrap = bootstrap.childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
+                // Set here, synchronously: as child channel options of the bootstrap they cost a
+                // chain of futures per accepted connection.
+                guard let options = channel.syncOptions else { throw ReplayServerError.noSynchronousOptions }
+                // The client's FIN must reach the machine as an event, not close the channel.
+                try options.setOption(.allowRemoteHalfClosure, value: true)
+                // Backpressure: the handler stops taking chunks while a client is not reading.
+                try options.setOption(.writeBufferWaterMark, value: writeBufferWaterMark)
                 let handler = makeHandler(channel, queuedOutput)
                 try channel.pipeline.syncOperations.addHandler(handler)
             }
@@ -131,10 +134,13 @@ public final class ReplayServer: Sendable {
 /// Why the replay server could not start.
 public enum ReplayServerError: Error, CustomStringConvertible {
     case noLocalAddress(host: String, port: Int)
+    /// An accepted channel that cannot set its options synchronously (never a socket channel).
+    case noSynchronousOptions
 
     public var description: String {
         switch self {
         case .noLocalAddress(let host, let port): return "bound \(host):\(port) but the system did not report the local address"
+        case .noSynchronousOptions: return "an accepted connection could not set its channel options; it was closed"
         }
     }
 }
