@@ -129,7 +129,10 @@ final class ReplayHandler: ChannelInboundHandler {
             return perform(machine.clientData(nil, count: buffer.readableBytes, at: self.now()))
         }
         readBytes.removeAll(keepingCapacity: readBytes.capacity <= Self.keptBufferCapacity)
-        readBytes.append(contentsOf: buffer.readableBytesView)
+        // Through a typed pointer: one copy of the memory (appending the view goes byte by byte).
+        buffer.withUnsafeReadableBytes { raw in
+            raw.withMemoryRebound(to: UInt8.self) { readBytes.append(contentsOf: $0) }
+        }
         perform(machine.clientData(readBytes, count: buffer.readableBytes, at: self.now()))
     }
 
