@@ -49,6 +49,22 @@ struct MatchingMessageKeyCacheTests {
         #expect(cache.count == 0)
     }
 
+    @Test func mailBodiesAndChunksSkipTheCacheButKeepTheirKeys() {
+        let cache = MessageKeyCache()
+        let body = FramedMessage(bytes: Array("Subject: t\r\nMessage-Id: <1@x>\r\n\r\nhi\r\n.\r\n".utf8))
+        let chunk = FramedMessage(bytes: Array("BDAT 4 LAST\r\nhi\r\n".utf8))
+        let command = FramedMessage(bytes: Array("DATA\r\n".utf8))
+        #expect(!Self.dialect.keyMayRepeat(body))
+        #expect(!Self.dialect.keyMayRepeat(chunk))
+        #expect(Self.dialect.keyMayRepeat(command))
+        for _ in 0..<3 {
+            #expect(cache.key(of: body, dialect: Self.dialect, masks: .none) == Self.dialect.key(ofClient: body, masks: .none))
+            #expect(cache.key(of: chunk, dialect: Self.dialect, masks: .none) == Self.dialect.key(ofClient: chunk, masks: .none))
+            _ = cache.key(of: command, dialect: Self.dialect, masks: .none)
+        }
+        #expect(cache.count == 1)
+    }
+
     @Test func theCacheStaysBounded() {
         let cache = MessageKeyCache()
         for round in 0..<2 {

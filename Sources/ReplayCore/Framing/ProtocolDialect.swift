@@ -35,9 +35,13 @@ public protocol ProtocolDialect: Sendable {
     /// (PostgreSQL SCRAM: the client's nonce makes the recorded server proof invalid), with the
     /// way out; `nil` for almost everything.
     func unreplayableReason(recordedRequest: FramedMessage) -> String?
+    /// Whether a live client is likely to send these very bytes again, so that their key is
+    /// worth caching (`MessageKeyCache`): not a mail body, which carries its own Message-Id and Date.
+    func keyMayRepeat(_ message: FramedMessage) -> Bool
 }
 
 extension ProtocolDialect {
+    public func keyMayRepeat(_ message: FramedMessage) -> Bool { true }
     public func housekeepingReply(to message: FramedMessage, key: MessageKey) -> [UInt8]? { nil }
     public func errorReply(to message: FramedMessage, reason: String) -> [UInt8]? { nil }
     public func echo(liveRequest: FramedMessage, recordedRequest: FramedMessage, reply: [UInt8]) -> [UInt8]? { nil }

@@ -21,6 +21,11 @@ public struct SMTPDialect: ProtocolDialect {
         "QUIT", "STARTTLS", "AUTH", "ETRN", "ATRN", "TURN", "XCLIENT", "XFORWARD", "SEND", "SOML", "SAML",
     ]
 
+    /// Commands repeat; bodies (and BDAT chunks, which hold a message's text) do not.
+    public func keyMayRepeat(_ message: FramedMessage) -> Bool {
+        !Self.isBody(message.bytes) && LineSplitter.verb(message.bytes.prefix(5)) != "BDAT"
+    }
+
     public func key(ofClient message: FramedMessage, masks: MaskSet) -> MessageKey {
         let bytes = message.bytes
         if let chunk = Self.chunk(bytes) {

@@ -7,8 +7,9 @@ import NIOConcurrencyHelpers
 ///
 /// A key is a pure function of the protocol, the set's masks and the message's bytes, so a
 /// cached key is always the one `ProtocolDialect.key(ofClient:masks:)` would give. A message is
-/// cached the second time its bytes are seen, so messages that never repeat (a mail body with
-/// its own Message-Id) cost a hash, not an entry. Bounded: messages up to `maxMessageBytes`, at
+/// cached the second time its bytes are seen, so messages that rarely repeat cost a hash, not an
+/// entry; those the dialect says never repeat (`ProtocolDialect.keyMayRepeat`: a mail body with
+/// its own Message-Id) skip the cache altogether. Bounded: messages up to `maxMessageBytes`, at
 /// most `capacity` entries and as many remembered hashes (each table starts again empty when full).
 public final class MessageKeyCache: Sendable {
     private struct Entry: Hashable {
@@ -51,7 +52,7 @@ public final class MessageKeyCache: Sendable {
 
     /// The key of `message` under `dialect` and `masks`, from the cache when it was worked out before.
     public func key(of message: FramedMessage, dialect: any ProtocolDialect, masks: MaskSet) -> MessageKey {
-        guard message.bytes.count <= Self.maxMessageBytes, message.wildcards.isEmpty else {
+        guard message.bytes.count <= Self.maxMessageBytes, message.wildcards.isEmpty, dialect.keyMayRepeat(message) else {
             return dialect.key(ofClient: message, masks: masks)
         }
         let entry = Entry(proto: dialect.wireProtocol, bytes: message.bytes)

@@ -208,13 +208,14 @@ public struct ConnectionReplayer: Sendable {
 
     /// Answers one complete client message (nil: the client's FIN).
     private mutating func answer(_ message: FramedMessage?, at now: Int64) -> [ReplayAction] {
-        guard var cursor else { return [] }
-        let key = message.map { cursor.set.keyCache.key(of: $0, dialect: dialect, masks: cursor.set.masks) } ?? RecordedExchange.finKey
-        let outcome = cursor.receive(message, key: key, dialect: dialect)
-        self.cursor = cursor
+        // The cursor is changed where it is (optional chaining): a copy taken out and put back
+        // retained and released everything it holds, per message.
+        guard let set = cursor?.set else { return [] }
+        let key = message.map { set.keyCache.key(of: $0, dialect: dialect, masks: set.masks) } ?? RecordedExchange.finKey
+        guard let outcome = cursor?.receive(message, key: key, dialect: dialect) else { return [] }
         // The escaped text is for the report and for notes: made only when one of them needs it.
         let received = !keepsSteps && !outcome.needsText ? "" : (message.map { Escaped.text($0.bytes) } ?? "<FIN>")
-        let stepNumber = message == nil ? 0 : cursor.messages
+        let stepNumber = message == nil ? 0 : (cursor?.messages ?? 0)
         switch outcome {
         case .matched(let choice):
             return play(choice, for: message, received: received, kind: key.kind, step: stepNumber, at: now)
@@ -233,9 +234,8 @@ public struct ConnectionReplayer: Sendable {
 
     private mutating func play(_ choice: ConversationCursor.Choice, for message: FramedMessage?, received: String, kind: String,
                                step: Int, at now: Int64) -> [ReplayAction] {
-        guard let cursor else { return [] }
+        guard let set = cursor?.set else { return [] }
         // Read in place: a copy of the conversation or of the exchange would retain every field.
-        let set = cursor.set
         let ref = set.conversations[choice.conversation].ref
         var actions: [ReplayAction] = []
         if report.followed != ref { report.followed = ref }

@@ -162,8 +162,9 @@ public struct ReplayMachine: Sendable {
             step.clientBytes = value
             step.afterClientClose = false
             plan.steps.append(step)
+            // One append per step: `+= repeatElement` went through a generic range replacement.
+            reachedAt.append(0)
         }
-        reachedAt += repeatElement(0, count: pieces.count)
         return resumeAfterAppend(at: now)
     }
 
