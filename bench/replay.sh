@@ -9,7 +9,7 @@
 #   session) against (a) smtp-sink itself, (b) replayd replay --match similar --no-delay --quiet
 #   of a cassette recorded from smtp-source talking to smtp-sink through replayd record (RECORD
 #   sessions, default 100, one at a time), (c) the same with --match bytes (--loop: 100 recorded sessions serve
-#   10000 connections in accept order). Rows interleaved round by round (default 3 rounds), each
+#   10000 connections in accept order). Rows interleaved round by round, the order turning each round (default 3 rounds), each
 #   server started fresh on its own port. Then one more similar and one bytes run under
 #   `perf record -e cpu-clock -g` (PERF=0 skips them), and a check run with --report.
 # Part 2, choosing cost: cassettes of SIZES (default "10 1000 100000") generated SMTP sessions
@@ -67,18 +67,18 @@ timeout 2400 swift build -c release --scratch-path "$SCRATCH_PATH" --product rep
 REPLAYD=$(swift build -c release --scratch-path "$SCRATCH_PATH" --show-bin-path)/replayd
 "$REPLAYD" replay --help 2>&1 | grep -- "--match" > /dev/null || { echo "bench: this replayd has no replay --match" >&2; exit 1; }
 
-# Ports: the first free block of 32 from 25000; every server run takes the next one, so no run
+# Ports: the first free block of 64 from 25000; every server run takes the next one, so no run
 # meets the TIME_WAIT connections of the one before.
 port_free() { [ -z "$(ss -Htan "( sport = :$1 )")" ]; }
 BASE=25000
 while [ $BASE -lt 26000 ]; do
     ok=1
-    for i in $(seq 0 31); do port_free $((BASE + i)) || { ok=0; break; }; done
+    for i in $(seq 0 63); do port_free $((BASE + i)) || { ok=0; break; }; done
     [ $ok = 1 ] && break
-    BASE=$((BASE + 32))
+    BASE=$((BASE + 64))
 done
 NEXT_PORT=$BASE
-take_port() { PORT=$NEXT_PORT; NEXT_PORT=$((NEXT_PORT + 1)); [ $PORT -lt $((BASE + 32)) ] || { echo "bench: out of ports" >&2; exit 1; }; }
+take_port() { PORT=$NEXT_PORT; NEXT_PORT=$((NEXT_PORT + 1)); [ $PORT -lt $((BASE + 64)) ] || { echo "bench: out of ports" >&2; exit 1; }; }
 
 wait_listening() {  # port seconds: bounded poll until something listens on 127.0.0.1:port
     local deadline=$((SECONDS + $2))
@@ -192,8 +192,13 @@ part1() {
     [ "$recorded" = "$RECORD" ] || { echo "bench: expected $RECORD sessions in $cassette" >&2; exit 1; }
     row '{"part": 1, "row": "recording"}' "{\"sessions\": $recorded, \"cassette_bytes\": $(stat -c %s "$cassette"), \"distinct_server_chunks\": $(grep '"dir":"s2c"' "$cassette" | sed 's/.*"dir":"s2c",//' | sort -u | wc -l), \"distinct_client_chunks\": $(grep '"dir":"c2s"' "$cassette" | sed 's/.*"dir":"c2s",//' | sort -u | wc -l)}"
 
+    # The order turns each round (sink, similar, bytes; then similar, bytes, sink; ...): on this
+    # VM a run's place in the round moved its result by several per cent (the same binary in
+    # three places of one round), so no row may always run first.
+    local order=(smtp-sink similar bytes)
     for round in $(seq "$ROUNDS"); do
-        for name in smtp-sink similar bytes; do
+        for slot in 0 1 2; do
+            local name=${order[$(( (slot + round - 1) % 3 ))]}
             take_port
             local label=p1-$name-$round
             case $name in
