@@ -10,6 +10,9 @@
 public protocol MessageFramer: Sendable {
     /// Client bytes, in order. Returns every message they complete.
     mutating func clientBytes(_ bytes: [UInt8]) -> [FramedMessage]
+    /// The same, appending the messages to `messages`: replay keeps that array from read to
+    /// read, so a connection does not allocate a new one for every read.
+    mutating func clientBytes(_ bytes: [UInt8], into messages: inout [FramedMessage])
     /// Server bytes, in order. Returns every message they complete.
     mutating func serverBytes(_ bytes: [UInt8]) -> [FramedMessage]
     /// Server bytes whose messages the caller does not need (replay's own replies, which go
@@ -26,6 +29,10 @@ public protocol MessageFramer: Sendable {
 }
 
 extension MessageFramer {
+    public mutating func clientBytes(_ bytes: [UInt8], into messages: inout [FramedMessage]) {
+        messages.append(contentsOf: clientBytes(bytes))
+    }
+
     public mutating func observeServerBytes(_ bytes: [UInt8]) {
         _ = serverBytes(bytes)
     }

@@ -23,7 +23,7 @@ public struct SMTPDialect: ProtocolDialect {
 
     /// Commands repeat; bodies (and BDAT chunks, which hold a message's text) do not.
     public func keyMayRepeat(_ message: FramedMessage) -> Bool {
-        !Self.isBody(message.bytes) && LineSplitter.verb(message.bytes.prefix(5)) != "BDAT"
+        !Self.isBody(message.bytes) && SMTPVerb(message.bytes.prefix(5)) != .bdat
     }
 
     public func key(ofClient message: FramedMessage, masks: MaskSet) -> MessageKey {
@@ -106,7 +106,7 @@ public struct SMTPDialect: ProtocolDialect {
 
     /// A `BDAT n` line followed by exactly its `n` bytes.
     static func chunk(_ bytes: [UInt8]) -> (line: [UInt8], data: [UInt8])? {
-        guard LineSplitter.verb(bytes.prefix(5)) == "BDAT", let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        guard SMTPVerb(bytes.prefix(5)) == .bdat, let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
         let line = Array(bytes[...newline])
         guard let size = SMTPFramer.chunkSize(line), line.count + size == bytes.count else { return nil }
         return (line, Array(bytes[(newline + 1)...]))

@@ -16,7 +16,7 @@
 public struct SMTPFramer: MessageFramer {
     /// A client message waiting for its reply.
     private enum Sent: Sendable, Equatable {
-        case command(String)
+        case command(SMTPVerb)
         /// A DATA body or BDAT chunk; `last` for the body and `BDAT … LAST`.
         case messageData(last: Bool)
     }
@@ -50,22 +50,27 @@ public struct SMTPFramer: MessageFramer {
     public var pendingClientBytes: Int { client.count + clientMessage.count }
 
     public mutating func clientBytes(_ bytes: [UInt8]) -> [FramedMessage] {
-        client.append(bytes)
         var messages: [FramedMessage] = []
+        clientBytes(bytes, into: &messages)
+        return messages
+    }
+
+    public mutating func clientBytes(_ bytes: [UInt8], into messages: inout [FramedMessage]) {
+        client.append(bytes)
         loop: while true {
             switch mode {
             case .awaitingDataReply:
                 break loop
             case .commands:
                 guard let line = client.nextLine() else { break loop }
-                let verb = LineSplitter.verb(line)
-                if verb == "BDAT", let size = Self.chunkSize(line) {
+                let verb = SMTPVerb(line)
+                if verb == .bdat, let size = Self.chunkSize(line) {
                     clientMessage = line
                     mode = .chunk(remaining: size)
                     continue
                 }
                 messages.append(sent(line, as: .command(verb)))
-                if verb == "DATA" { mode = .awaitingDataReply }
+                if verb == .data { mode = .awaitingDataReply }
             case .body:
                 // The whole body at once when its end is already here (the usual case); the
                 // line by line path below gives the same bytes for a body that comes in parts.
@@ -94,7 +99,6 @@ public struct SMTPFramer: MessageFramer {
                 mode = .commands
             }
         }
-        return messages
     }
 
     public mutating func serverBytes(_ bytes: [UInt8]) -> [FramedMessage] {
@@ -176,12 +180,12 @@ public struct SMTPFramer: MessageFramer {
         case .command(let verb):
             _ = waiting.pop()
             switch verb {
-            case "LHLO": lmtp = true
-            case "EHLO", "HELO": lmtp = false; acceptedRecipients = 0
-            case "MAIL", "RSET": acceptedRecipients = 0
-            case "RCPT": if (200..<300).contains(code) { acceptedRecipients += 1 }
-            case "DATA": if mode == .awaitingDataReply { mode = code == 354 ? .body : .commands }
-            default: break
+            case .lhlo: lmtp = true
+            case .ehlo, .helo: lmtp = false; acceptedRecipients = 0
+            case .mail, .rset: acceptedRecipients = 0
+            case .rcpt: if (200..<300).contains(code) { acceptedRecipients += 1 }
+            case .data: if mode == .awaitingDataReply { mode = code == 354 ? .body : .commands }
+            case .bdat, .other: break
             }
             return true
         case .messageData(let last):

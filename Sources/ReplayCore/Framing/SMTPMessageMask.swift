@@ -24,7 +24,10 @@ enum SMTPMessageMask {
     }
 
     static func apply(_ message: [UInt8]) -> [UInt8] {
+        // Room for the whole message: the body is appended behind the masked header below,
+        // so a body masks with one allocation instead of one per growth.
         var header: [UInt8] = []
+        header.reserveCapacity(message.count + 16)
         var index = 0
         var maskingFoldedLines = false
         while index < message.count {
@@ -44,7 +47,8 @@ enum SMTPMessageMask {
                       Self.isVolatile(content[..<colon]) {
                 maskingFoldedLines = true
                 header.append(contentsOf: content[...colon])
-                header.append(contentsOf: Array(" *".utf8))
+                header.append(UInt8(ascii: " "))
+                header.append(UInt8(ascii: "*"))
                 header.append(contentsOf: line[content.endIndex...])
             } else {
                 maskingFoldedLines = false
@@ -52,6 +56,9 @@ enum SMTPMessageMask {
             }
             index = lineEnd
         }
-        return RFC5322DateMask.apply(header) + Array(message[index...])
+        var masked = RFC5322DateMask.containsClockTime(header) ? RFC5322DateMask.masks.apply(header) : header
+        header = []
+        masked.append(contentsOf: message[index...])
+        return masked
     }
 }

@@ -11,6 +11,9 @@ public struct ConnectionReplayer: Sendable {
     /// The live connection's framer, mutated in place (a copy would copy its buffers per read).
     private var framer: any MessageFramer = LineFramer()
     private var dialect: any ProtocolDialect
+    /// The messages of one read, in an array kept from read to read (one allocated per read
+    /// showed in the profile).
+    private var readMessages: [FramedMessage] = []
     private let policy: MismatchPolicy
     private let echoes: Bool
     /// Messages answered so far: the progress appended steps wait for.
@@ -43,6 +46,8 @@ public struct ConnectionReplayer: Sendable {
     private var machineWakeup: Int64?
     /// How long a held connect failure waits for a client that sends nothing.
     static let heldFailureWait: Int64 = 1_000_000_000
+    /// A read that held more messages than this (a pipelining burst) does not keep its array.
+    static let keptMessageCapacity = 64
 
     /// Replays a compiled plan (`--match bytes`, `--match none`).
     public init(plan: ReplayPlan, options: ReplayOptions, connection: Int, session: SessionRef?, writesMayBlock: Bool) {
@@ -119,7 +124,14 @@ public struct ConnectionReplayer: Sendable {
         if heldFailure != nil, count > 0 { actions += releaseHeldFailure(at: now) }
         guard cursor != nil, let bytes, !stoppedAnswering else { return observe(actions) }
         if awaitingTLS { return observe(actions + droppedBeforeTLS(bytes.count)) }
-        var messages = framer.clientBytes(bytes)
+        // Taken out while in use, so that it is uniquely held and filled in place.
+        var messages = readMessages
+        readMessages = []
+        defer {
+            messages.removeAll(keepingCapacity: messages.capacity <= Self.keptMessageCapacity)
+            readMessages = messages
+        }
+        framer.clientBytes(bytes, into: &messages)
         messages += cutOpaque()
         for (index, message) in messages.enumerated() {
             actions += answer(message, at: now)

@@ -98,6 +98,9 @@ public struct ReplayMachine: Sendable {
     }
 
     /// A machine whose steps come later, through `append(_:at:)`.
+    /// Steps an open-ended plan makes room for at its first append.
+    static let initialStepCapacity = 4
+
     public init(openEndedSession sessionID: Int, options: ReplayOptions = ReplayOptions(), writesMayBlock: Bool = false) {
         self.plan = ReplayPlan(sessionID: sessionID, steps: [], ending: .silent, recordedClientBytes: 0, recordedServerBytes: 0)
         self.options = options
@@ -157,6 +160,12 @@ public struct ReplayMachine: Sendable {
     public mutating func append(_ pieces: [ReplayPlan.Step], waitingFor value: Int, at now: Int64) -> [ReplayAction] {
         guard !pieces.isEmpty else { return [] }
         dropDoneSteps()
+        // Room for a few exchanges' steps at the first append: the arrays keep their capacity
+        // from exchange to exchange, so they are not grown step by step.
+        if plan.steps.capacity == 0 {
+            plan.steps.reserveCapacity(Self.initialStepCapacity)
+            reachedAt.reserveCapacity(Self.initialStepCapacity)
+        }
         for piece in pieces {
             var step = piece
             step.clientBytes = value
